@@ -1,0 +1,34 @@
+/*
+ * cli.h - the becknd subcommands.
+ *
+ * Each cli_<name>() receives argv starting at the subcommand name
+ * (argv[0] == "sign", ...) and returns the process exit status.  Output
+ * formats are a contract that scripts rely on: see becknd --help and the
+ * README before changing a byte.
+ */
+#ifndef BECKND_CLI_H
+#define BECKND_CLI_H
+
+#include <stddef.h>
+
+int	cli_keygen(int, char **);
+int	cli_sign(int, char **);
+int	cli_verify(int, char **);
+int	cli_validate(int, char **);
+int	cli_lookup(int, char **);
+
+/* Helpers shared by subcommands (cli_util.c). */
+
+/* Read all of stdin, byte for byte (no newline handling). NUL-terminated
+ * for convenience; *len excludes the NUL. Returns NULL on read error or
+ * when more than max bytes arrive. */
+char	*cli_read_stdin(size_t max, size_t *len);
+/* Read a whole file (same contract). */
+char	*cli_read_file(const char *path, size_t max, size_t *len);
+/* "VALUE" or "@path": the text of the value, xmalloc'd. NULL and a message
+ * on stderr when the file cannot be read. */
+char	*cli_value_or_file(const char *arg, size_t *len);
+/* Parse a decimal int64; 0 or -1. */
+int	 cli_parse_int64(const char *, long long *);
+
+#endif

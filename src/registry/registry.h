@@ -1,0 +1,173 @@
+/*
+ * registry.h - network registry lookups on the event loop.
+ *
+ * Answers "which public key does subscriber S use under key id K" and
+ * "which gateways / participants serve domain D" from either a Beckn
+ * registry (POST {url}/lookup, libcurl multi driven by the libevent loop)
+ * or a JSON file holding the same subscriber array.
+ *
+ * Contract:
+ *   - Nothing here blocks the event loop once registry_new() returned
+ *     (registry_new() and registry_reload() read the file in file mode;
+ *     call them at start-up and from the SIGHUP handler, not per message).
+ *   - Callbacks ALWAYS run later from the event loop, never from inside
+ *     the registry_lookup_*() call, even for cache hits.  A callback runs
+ *     exactly once unless registry_cancel() was called first.
+ *   - The struct registry_req returned by a lookup is valid until its
+ *     callback starts or registry_cancel() returns; do not touch it after.
+ *     registry_cancel() guarantees the callback will not run.
+ *   - Do not call registry_free() from a callback; lookups and cancels of
+ *     other requests from a callback are fine.
+ *   - URL mode keeps an in-process LRU cache (registry_cache.h):
+ *     positive answers live min(cache_ttl, time left to valid_until),
+ *     negative ones negative_ttl; concurrent lookups of one key share one
+ *     HTTP request; when the registry is unreachable, times out or answers
+ *     5xx, an answer expired less than stale_ttl ago is used (stale = 1,
+ *     a warning is logged).  File mode answers from the loaded file; there
+ *     is nothing to cache and nothing to go stale.
+ *   - Records are refcounted and immutable.  Pointers in a result are
+ *     valid during the callback only; take registry_record_ref() to keep
+ *     a record (and its parsed key) longer, registry_record_unref() after.
+ *   - Every "now" comes from the struct clock given to registry_new()
+ *     (validity windows, ttls, the forced-refresh rate limit), so tests
+ *     move time instead of sleeping.  Network timeouts are real time.
+ */
+#ifndef BECKND_REGISTRY_H
+#define BECKND_REGISTRY_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct event_base;
+struct clock;
+struct sig_key;
+
+struct registry_conf {
+	char		*url;		/* registry base URL; lookups POST {url}/lookup */
+	char		*file;		/* or: JSON file holding the subscriber array */
+	int64_t		 cache_ttl_ms;	/* default 300 s */
+	int64_t		 negative_ttl_ms; /* default 10 s */
+	int64_t		 stale_ttl_ms;	/* default 1 h */
+	int64_t		 timeout_ms;	/* whole lookup, default 5 s */
+	int64_t		 connect_timeout_ms; /* default 2 s */
+	size_t		 cache_size;	/* entries, default 10000 */
+	int		 max_inflight;	/* concurrent HTTP lookups, default 64 */
+	int		 tls_verify;	/* default 1 */
+	char		*ca_file;	/* optional CA bundle */
+	/* Added by the registry module: */
+	int64_t		 refresh_interval_ms; /* forced refresh, per key, default 5 s */
+};
+
+#define REGISTRY_CACHE_TTL_MS		(300 * 1000)
+#define REGISTRY_NEGATIVE_TTL_MS	(10 * 1000)
+#define REGISTRY_STALE_TTL_MS		(3600 * 1000)
+#define REGISTRY_TIMEOUT_MS		(5 * 1000)
+#define REGISTRY_CONNECT_TIMEOUT_MS	(2 * 1000)
+#define REGISTRY_CACHE_SIZE		10000
+#define REGISTRY_MAX_INFLIGHT		64
+#define REGISTRY_REFRESH_INTERVAL_MS	(5 * 1000)
+
+void	registry_conf_defaults(struct registry_conf *);
+void	registry_conf_clear(struct registry_conf *);	/* frees strings */
+
+/*
+ * One subscriber record as the registry (or file) gave it.  Absent string
+ * fields are NULL.  valid_from_ms / valid_until_ms are INT64_MIN /
+ * INT64_MAX when absent.  key is the parsed signing_public_key, NULL when
+ * absent or unparseable.  Immutable once published.
+ */
+struct registry_record {
+	int		 refcnt;
+	char		*subscriber_id;
+	char		*url;		/* subscriber_url or url */
+	char		*type;		/* BAP, BPP, BG, ... */
+	char		*domain;
+	char		*key_id;	/* ukId, unique_key_id, key_id, pub_key_id */
+	char		*signing_public_key;
+	char		*encr_public_key;
+	char		*status;
+	char		*valid_from;	/* as written */
+	char		*valid_until;
+	int64_t		 valid_from_ms;
+	int64_t		 valid_until_ms;
+	struct sig_key	*key;
+};
+
+struct registry_record	*registry_record_ref(struct registry_record *);
+void			 registry_record_unref(struct registry_record *);
+
+enum registry_status {
+	REGISTRY_OK = 0,
+	REGISTRY_NOT_FOUND,	/* no such subscriber / key / gateway */
+	REGISTRY_NOT_USABLE,	/* found, but status or validity excludes it */
+	REGISTRY_UNAVAILABLE,	/* registry failed and nothing usable cached */
+};
+
+enum registry_source {
+	REGISTRY_SRC_CACHE = 0,
+	REGISTRY_SRC_REGISTRY,	/* fetched for this lookup */
+	REGISTRY_SRC_FILE,
+};
+
+struct registry_result {
+	enum registry_status	 status;
+	enum registry_source	 source;
+	int			 stale;	/* served past its ttl (registry down) */
+	/* Why not OK (and for OK with stale set, why stale); never NULL. */
+	const char		*reason;
+	/*
+	 * Key lookups: the record to verify with (OK), or the record that was
+	 * rejected (NOT_USABLE), else NULL.  When OK, record->key is non-NULL.
+	 */
+	struct registry_record	*record;
+	/* Gateway / participant lookups: the usable records (OK only). */
+	struct registry_record	*const *records;
+	size_t			 nrecords;
+};
+
+typedef void	(*registry_cb)(const struct registry_result *, void *arg);
+
+struct registry;
+struct registry_req;
+
+/* Flags for registry_lookup_key(). */
+#define REGISTRY_FORCE_REFRESH	0x01	/* bypass a cached key (rate limited) */
+
+/*
+ * conf and clock are copied/borrowed: conf is copied, clock (may be NULL:
+ * real time) must outlive the registry.  Returns NULL and a reason in err
+ * when conf names neither url nor file, or the file cannot be loaded.
+ */
+struct registry	*registry_new(struct event_base *, const struct registry_conf *,
+		    const struct clock *, char *err, size_t errlen);
+/* Cancels every pending request without calling back. */
+void		 registry_free(struct registry *);
+/*
+ * SIGHUP.  File mode: re-read the file; on error keep the previous
+ * records and return -1.  URL mode: nothing to do (entries expire on
+ * their own; the forced refresh handles key rotation); returns 0.
+ */
+int		 registry_reload(struct registry *);
+
+/*
+ * The record holding subscriber_id's key key_id.  REGISTRY_FORCE_REFRESH:
+ * the caller's verification with a cached key failed; ask the registry
+ * again unless this key was force-refreshed less than refresh_interval
+ * ago (then answer from the cache).  Returns NULL only on bad arguments.
+ */
+struct registry_req *registry_lookup_key(struct registry *,
+		    const char *subscriber_id, const char *key_id, int flags,
+		    registry_cb, void *arg);
+/* Usable gateways (type BG) of domain. */
+struct registry_req *registry_lookup_gateways(struct registry *,
+		    const char *domain, registry_cb, void *arg);
+/* Usable participants; type, domain and subscriber_id may each be NULL. */
+struct registry_req *registry_lookup_participants(struct registry *,
+		    const char *type, const char *domain,
+		    const char *subscriber_id, registry_cb, void *arg);
+void		 registry_cancel(struct registry_req *);
+
+const char	*registry_status_name(enum registry_status);
+const char	*registry_source_name(enum registry_source);
+
+#endif

@@ -1,0 +1,380 @@
+/*
+ * registry_record.c - parse subscriber records, filter, judge usability.
+ */
+#include "config.h"
+
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <json-c/json.h>
+
+#include "registry/registry_record.h"
+#include "sig/sig_key.h"
+#include "util/log.h"
+#include "util/xmalloc.h"
+
+#define JSON_DEPTH_MAX	32
+
+/* Response field names for the key id, in order of preference. */
+static const char *const key_id_names[] = {
+	"ukId", "unique_key_id", "key_id", "pub_key_id",
+};
+
+struct registry_record *
+registry_record_ref(struct registry_record *r)
+{
+	r->refcnt++;
+	return r;
+}
+
+void
+registry_record_unref(struct registry_record *r)
+{
+	if (r == NULL || --r->refcnt > 0)
+		return;
+	free(r->subscriber_id);
+	free(r->url);
+	free(r->type);
+	free(r->domain);
+	free(r->key_id);
+	free(r->signing_public_key);
+	free(r->encr_public_key);
+	free(r->status);
+	free(r->valid_from);
+	free(r->valid_until);
+	sig_key_free(r->key);
+	free(r);
+}
+
+struct registry_recset *
+registry_recset_ref(struct registry_recset *s)
+{
+	s->refcnt++;
+	return s;
+}
+
+void
+registry_recset_unref(struct registry_recset *s)
+{
+	size_t	 i;
+
+	if (s == NULL || --s->refcnt > 0)
+		return;
+	for (i = 0; i < s->n; i++)
+		registry_record_unref(s->recs[i]);
+	free(s->recs);
+	free(s);
+}
+
+static struct registry_recset *
+recset_new(size_t cap)
+{
+	struct registry_recset	*s;
+
+	s = xcalloc(1, sizeof(*s));
+	s->refcnt = 1;
+	s->recs = xcalloc(cap == 0 ? 1 : cap, sizeof(*s->recs));
+	return s;
+}
+
+static int
+days_in_month(int y, int m)
+{
+	static const int	 dm[] = { 31, 28, 31, 30, 31, 30, 31, 31, 30,
+	    31, 30, 31 };
+
+	if (m == 2 && ((y % 4 == 0 && y % 100 != 0) || y % 400 == 0))
+		return 29;
+	return dm[m - 1];
+}
+
+/* Days since 1970-01-01 of a proleptic Gregorian date. */
+static int64_t
+days_from_civil(int64_t y, int m, int d)
+{
+	int64_t	 era, yoe, doy, doe;
+
+	y -= m <= 2;
+	era = (y >= 0 ? y : y - 399) / 400;
+	yoe = y - era * 400;
+	doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+	doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+	return era * 146097 + doe - 719468;
+}
+
+/* n decimal digits at *p into *v; advances *p. */
+static int
+digits(const char **p, int n, int *v)
+{
+	int	 i;
+
+	*v = 0;
+	for (i = 0; i < n; i++) {
+		if (!isdigit((unsigned char)(*p)[i]))
+			return -1;
+		*v = *v * 10 + ((*p)[i] - '0');
+	}
+	*p += n;
+	return 0;
+}
+
+int
+registry_time_parse(const char *s, int64_t *ms)
+{
+	const char	*p = s;
+	int		 y, mo, d, h, mi, sec, frac = 0, oh = 0, om = 0, n;
+	int64_t		 t, sign = 0;
+
+	if (s == NULL)
+		return -1;
+	while (isspace((unsigned char)*p))
+		p++;
+	if (digits(&p, 4, &y) == -1 || *p++ != '-' ||
+	    digits(&p, 2, &mo) == -1 || *p++ != '-' ||
+	    digits(&p, 2, &d) == -1)
+		return -1;
+	if (*p != 'T' && *p != 't' && *p != ' ')
+		return -1;
+	p++;
+	if (digits(&p, 2, &h) == -1 || *p++ != ':' ||
+	    digits(&p, 2, &mi) == -1 || *p++ != ':' ||
+	    digits(&p, 2, &sec) == -1)
+		return -1;
+	if (*p == '.' || *p == ',') {
+		p++;
+		if (!isdigit((unsigned char)*p))
+			return -1;
+		for (n = 0; isdigit((unsigned char)*p); n++, p++)
+			if (n < 3)
+				frac = frac * 10 + (*p - '0');
+		for (; n < 3; n++)
+			frac *= 10;
+	}
+	if (*p == 'Z' || *p == 'z')
+		p++;
+	else if (*p == '+' || *p == '-') {
+		sign = *p++ == '-' ? -1 : 1;
+		if (digits(&p, 2, &oh) == -1)
+			return -1;
+		if (*p == ':')
+			p++;
+		if (digits(&p, 2, &om) == -1)
+			return -1;
+	}
+	/* No offset at all: registries in the wild mean UTC. */
+	while (isspace((unsigned char)*p))
+		p++;
+	if (*p != '\0')
+		return -1;
+	if (mo < 1 || mo > 12 || d < 1 || d > days_in_month(y, mo) ||
+	    h > 23 || mi > 59 || sec > 60 || oh > 23 || om > 59)
+		return -1;
+	t = days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 + sec;
+	t -= sign * (oh * 3600 + om * 60);
+	*ms = t * 1000 + frac;
+	return 0;
+}
+
+/*
+ * A string member: 0 and *out (xstrdup'd, NULL if absent or null), or -1
+ * when present with another type.
+ */
+static int
+get_str(struct json_object *o, const char *name, char **out)
+{
+	struct json_object	*v;
+
+	*out = NULL;
+	if (!json_object_object_get_ex(o, name, &v) || v == NULL)
+		return 0;
+	if (!json_object_is_type(v, json_type_string))
+		return -1;
+	*out = xstrndup(json_object_get_string(v),
+	    (size_t)json_object_get_string_len(v));
+	return 0;
+}
+
+/* First present of several names. */
+static int
+get_str_any(struct json_object *o, const char *const *names, size_t n,
+    char **out, const char **bad)
+{
+	size_t	 i;
+
+	for (i = 0; i < n; i++) {
+		if (get_str(o, names[i], out) == -1) {
+			*bad = names[i];
+			return -1;
+		}
+		if (*out != NULL)
+			return 0;
+	}
+	return 0;
+}
+
+static struct registry_record *
+record_parse(struct json_object *o, const char *what, size_t idx)
+{
+	static const char *const url_names[] = { "subscriber_url", "url" };
+	struct registry_record	*r;
+	const char		*bad = NULL;
+	char			 err[128];
+
+	if (!json_object_is_type(o, json_type_object)) {
+		log_warn("registry: %s: record %zu is not an object, skipped",
+		    what, idx);
+		return NULL;
+	}
+	r = xcalloc(1, sizeof(*r));
+	r->refcnt = 1;
+	r->valid_from_ms = INT64_MIN;
+	r->valid_until_ms = INT64_MAX;
+	if (get_str(o, bad = "subscriber_id", &r->subscriber_id) == -1 ||
+	    get_str(o, bad = "type", &r->type) == -1 ||
+	    get_str(o, bad = "domain", &r->domain) == -1 ||
+	    get_str(o, bad = "signing_public_key",
+	    &r->signing_public_key) == -1 ||
+	    get_str(o, bad = "encr_public_key", &r->encr_public_key) == -1 ||
+	    get_str(o, bad = "status", &r->status) == -1 ||
+	    get_str(o, bad = "valid_from", &r->valid_from) == -1 ||
+	    get_str(o, bad = "valid_until", &r->valid_until) == -1 ||
+	    get_str_any(o, url_names, 2, &r->url, &bad) == -1 ||
+	    get_str_any(o, key_id_names, sizeof(key_id_names) /
+	    sizeof(key_id_names[0]), &r->key_id, &bad) == -1) {
+		log_warn("registry: %s: record %zu: \"%s\" is not a string, "
+		    "skipped", what, idx, bad);
+		goto fail;
+	}
+	if (r->subscriber_id == NULL || *r->subscriber_id == '\0') {
+		log_warn("registry: %s: record %zu has no subscriber_id, "
+		    "skipped", what, idx);
+		goto fail;
+	}
+	if (r->valid_from != NULL &&
+	    registry_time_parse(r->valid_from, &r->valid_from_ms) == -1) {
+		log_warn("registry: %s: record %zu (%s): bad valid_from, "
+		    "skipped", what, idx, r->subscriber_id);
+		goto fail;
+	}
+	if (r->valid_until != NULL &&
+	    registry_time_parse(r->valid_until, &r->valid_until_ms) == -1) {
+		log_warn("registry: %s: record %zu (%s): bad valid_until, "
+		    "skipped", what, idx, r->subscriber_id);
+		goto fail;
+	}
+	/* Parse the key once here so that verification costs no parsing. */
+	if (r->signing_public_key != NULL &&
+	    (r->key = sig_key_public_parse(r->signing_public_key,
+	    strlen(r->signing_public_key), err, sizeof(err))) == NULL)
+		log_warn("registry: %s: record %zu (%s, key %s): "
+		    "signing_public_key: %s", what, idx, r->subscriber_id,
+		    r->key_id != NULL ? r->key_id : "-", err);
+	return r;
+fail:
+	registry_record_unref(r);
+	return NULL;
+}
+
+struct registry_recset *
+registry_recset_parse(const char *buf, size_t len, const char *what,
+    char *err, size_t errlen)
+{
+	struct json_tokener	*tok = NULL;
+	struct json_object	*root = NULL;
+	struct registry_recset	*s = NULL;
+	struct registry_record	*r;
+	size_t			 i, n, off;
+
+	if ((tok = json_tokener_new_ex(JSON_DEPTH_MAX)) == NULL) {
+		snprintf(err, errlen, "out of memory");
+		goto done;
+	}
+	root = json_tokener_parse_ex(tok, buf, (int)len);
+	if (len > (size_t)0x7fffffff ||
+	    json_tokener_get_error(tok) != json_tokener_success) {
+		snprintf(err, errlen, "malformed JSON: %s",
+		    len > (size_t)0x7fffffff ? "too large" :
+		    json_tokener_error_desc(json_tokener_get_error(tok)));
+		goto done;
+	}
+	for (off = json_tokener_get_parse_end(tok); off < len; off++)
+		if (!isspace((unsigned char)buf[off])) {
+			snprintf(err, errlen, "malformed JSON: trailing data");
+			goto done;
+		}
+	if (!json_object_is_type(root, json_type_array)) {
+		snprintf(err, errlen, "response is not a JSON array");
+		goto done;
+	}
+	n = json_object_array_length(root);
+	s = recset_new(n);
+	for (i = 0; i < n; i++)
+		if ((r = record_parse(json_object_array_get_idx(root, i), what,
+		    i)) != NULL)
+			s->recs[s->n++] = r;
+done:
+	json_object_put(root);
+	if (tok != NULL)
+		json_tokener_free(tok);
+	return s;
+}
+
+static int
+str_match(const char *want, const char *have)
+{
+	return want == NULL || (have != NULL && strcmp(want, have) == 0);
+}
+
+int
+registry_record_match(const struct registry_record *r,
+    const struct registry_filter *f)
+{
+	return str_match(f->subscriber_id, r->subscriber_id) &&
+	    str_match(f->type, r->type) &&
+	    str_match(f->domain, r->domain) &&
+	    (f->key_id == NULL || r->key_id == NULL ||
+	    strcmp(f->key_id, r->key_id) == 0);
+}
+
+struct registry_recset *
+registry_recset_filter(const struct registry_recset *s,
+    const struct registry_filter *f)
+{
+	struct registry_recset	*out;
+	size_t			 i;
+
+	out = recset_new(s->n);
+	for (i = 0; i < s->n; i++)
+		if (registry_record_match(s->recs[i], f))
+			out->recs[out->n++] = registry_record_ref(s->recs[i]);
+	return out;
+}
+
+int
+registry_record_usable(const struct registry_record *r, int64_t now_ms,
+    int need_key, char *why, size_t whylen)
+{
+	if (r->status != NULL && strcmp(r->status, "SUBSCRIBED") != 0) {
+		snprintf(why, whylen, "status is %.64s, not SUBSCRIBED",
+		    r->status);
+		return 0;
+	}
+	if (now_ms < r->valid_from_ms) {
+		snprintf(why, whylen, "not valid before %.40s", r->valid_from);
+		return 0;
+	}
+	if (now_ms >= r->valid_until_ms) {
+		snprintf(why, whylen, "expired at %.40s (valid_until)",
+		    r->valid_until);
+		return 0;
+	}
+	if (need_key && r->key == NULL) {
+		snprintf(why, whylen, r->signing_public_key == NULL ?
+		    "record has no signing_public_key" :
+		    "signing_public_key is not a valid ed25519 public key");
+		return 0;
+	}
+	return 1;
+}

@@ -1,0 +1,119 @@
+/*
+ * check_util.c - base64, durations, clock.
+ */
+#include "config.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "testutil.h"
+#include "util/b64.h"
+#include "util/clock.h"
+#include "util/duration.h"
+
+START_TEST(b64_rfc4648_vectors)
+{
+	static const char *const in[] = { "", "f", "fo", "foo", "foob",
+	    "fooba", "foobar" };
+	static const char *const out[] = { "", "Zg==", "Zm8=", "Zm9v",
+	    "Zm9vYg==", "Zm9vYmE=", "Zm9vYmFy" };
+	char		 enc[32];
+	unsigned char	 dec[32];
+	size_t		 i;
+	long		 n;
+
+	for (i = 0; i < 7; i++) {
+		b64_encode((const unsigned char *)in[i], strlen(in[i]), enc);
+		ck_assert_str_eq(enc, out[i]);
+		n = b64_decode(out[i], strlen(out[i]), dec, sizeof(dec));
+		ck_assert_int_eq(n, (long)strlen(in[i]));
+		ck_assert(memcmp(dec, in[i], (size_t)n) == 0);
+	}
+}
+END_TEST
+
+START_TEST(b64_unpadded_accepted)
+{
+	unsigned char	 dec[8];
+
+	ck_assert_int_eq(b64_decode("Zg", 2, dec, sizeof(dec)), 1);
+	ck_assert_int_eq(dec[0], 'f');
+	ck_assert_int_eq(b64_decode("Zm9vYmE", 7, dec, sizeof(dec)), 5);
+	ck_assert(memcmp(dec, "fooba", 5) == 0);
+}
+END_TEST
+
+START_TEST(b64_malformed_rejected)
+{
+	unsigned char	 dec[8];
+
+	ck_assert_int_eq(b64_decode("Z", 1, dec, sizeof(dec)), -1);
+	ck_assert_int_eq(b64_decode("Zg===", 5, dec, sizeof(dec)), -1);
+	ck_assert_int_eq(b64_decode("Zg=", 3, dec, sizeof(dec)), -1);
+	ck_assert_int_eq(b64_decode("Zm 9v", 5, dec, sizeof(dec)), -1);
+	ck_assert_int_eq(b64_decode("Zm9v\n", 5, dec, sizeof(dec)), -1);
+	ck_assert_int_eq(b64_decode("Zh==", 4, dec, sizeof(dec)), -1);
+	ck_assert_int_eq(b64_decode("Zm-_", 4, dec, sizeof(dec)), -1);
+	/* Output buffer too small. */
+	ck_assert_int_eq(b64_decode("Zm9vYmFy", 8, dec, 5), -1);
+}
+END_TEST
+
+START_TEST(duration_forms)
+{
+	static const struct {
+		const char	*in;
+		int64_t		 ms;
+	} ok[] = {
+		{ "PT30S", 30000 }, { "PT10S", 10000 }, { "PT1H30M", 5400000 },
+		{ "P1D", 86400000 }, { "P1DT1S", 86401000 },
+		{ "PT0.5S", 500 }, { "10s", 10000 }, { "250ms", 250 },
+		{ "5m", 300000 }, { "1h", 3600000 }, { "2d", 172800000 },
+		{ "7", 7000 }, { "0s", 0 },
+	};
+	static const char *const bad[] = { "", "P", "PT", "PT5", "5x",
+	    "-5s", "PT1S1M", "P1H", "s", "PT1M1M", "1e400s", "10 s",
+	    "P1DT", "PT99999999999H" };
+	size_t	 i;
+	int64_t	 ms;
+
+	for (i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
+		ck_assert_msg(duration_parse(ok[i].in, &ms) == 0, "%s",
+		    ok[i].in);
+		ck_assert_msg(ms == ok[i].ms, "%s -> %lld", ok[i].in,
+		    (long long)ms);
+	}
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		ck_assert_msg(duration_parse(bad[i], &ms) == -1,
+		    "accepted \"%s\"", bad[i]);
+}
+END_TEST
+
+START_TEST(clock_manual)
+{
+	int64_t		 t = 1700000000123LL;
+	struct clock	 c = { clock_manual_now_ms, &t };
+
+	ck_assert_int_eq(clock_now_ms(&c), 1700000000123LL);
+	ck_assert_int_eq(clock_now_s(&c), 1700000000LL);
+	t += 5000;
+	ck_assert_int_eq(clock_now_s(&c), 1700000005LL);
+	/* The real clock is after 2020. */
+	ck_assert(clock_now_s(NULL) > 1577836800LL);
+}
+END_TEST
+
+int
+main(void)
+{
+	Suite	*s = suite_create("util");
+	TCase	*tc = tcase_create("util");
+
+	tcase_add_test(tc, b64_rfc4648_vectors);
+	tcase_add_test(tc, b64_unpadded_accepted);
+	tcase_add_test(tc, b64_malformed_rejected);
+	tcase_add_test(tc, duration_forms);
+	tcase_add_test(tc, clock_manual);
+	suite_add_tcase(s, tc);
+	return test_run_suite(s);
+}
