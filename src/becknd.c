@@ -52,8 +52,15 @@ usage(FILE *f)
 {
 	size_t	 i;
 
-	fprintf(f, "usage: becknd [--version | --help]\n"
-	    "       becknd SUBCOMMAND [options]\n\nSubcommands:\n");
+	fprintf(f, "usage: becknd -c CONFIG [-t]\n"
+	    "       becknd [--version | --help]\n"
+	    "       becknd SUBCOMMAND [options]\n\n"
+	    "  becknd -c CONFIG\n"
+	    "      Run the adaptor with the YAML configuration CONFIG.\n"
+	    "  becknd -c CONFIG -t\n"
+	    "      Check CONFIG (keys, files, key pairs, schemas, listeners)\n"
+	    "      and exit 0, or print file:line: reason and exit 1.\n"
+	    "\nSubcommands:\n");
 	for (i = 0; i < NSUBCOMMANDS; i++)
 		fprintf(f, "  becknd %s\n", subcommands[i].usage);
 }
@@ -75,6 +82,8 @@ main(int argc, char **argv)
 		usage(stdout);
 		return 0;
 	}
+	if (argv[1][0] == '-' && argv[1][1] != '-')
+		return cli_daemon(argc, argv);
 	for (i = 0; i < NSUBCOMMANDS; i++)
 		if (strcmp(argv[1], subcommands[i].name) == 0)
 			return subcommands[i].fn(argc - 1, argv + 1);

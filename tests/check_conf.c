@@ -100,7 +100,7 @@ START_TEST(defaults_and_values)
 	ck_assert_str_eq(c->schema_formats, "uuid,date-time,date,email");
 	ck_assert_uint_eq(c->nparticipants, 1);
 	ck_assert_str_eq(c->participants[0].subscriber_id, "bap.example.org");
-	ck_assert_int_eq(c->participants[0].role, CONF_ROLE_BAP);
+	ck_assert_int_eq(c->participants[0].role, BECKN_ROLE_BAP);
 	ck_assert_str_eq(c->participants[0].path, "/beckn");
 	ck_assert_uint_eq(c->participants[0].ndomains, 1);
 	ck_assert_str_eq(c->participants[0].domains[0], "onest:courses");
@@ -224,7 +224,7 @@ START_TEST(key_file_and_gateway)
 	    "    subscriber_url: https://gw.example.org/\n");
 	c = conf_load(write_conf("gw.yaml", text), err, sizeof(err));
 	ck_assert_msg(c != NULL, "%s", err);
-	ck_assert_int_eq(c->participants[0].role, CONF_ROLE_GATEWAY);
+	ck_assert_int_eq(c->participants[0].role, BECKN_ROLE_GATEWAY);
 	ck_assert_str_eq(c->participants[0].path, "");
 	ck_assert_ptr_nonnull(c->participants[0].key);
 	conf_free(c);

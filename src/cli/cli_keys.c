@@ -94,10 +94,12 @@ cli_sign(int argc, char **argv)
 		case 'c':
 		case 'e':
 			if (cli_parse_int64(optarg, ch == 'c' ? &created :
-			    &expires) == -1 || (ch == 'c' ? created : expires) < 0) {
+			    &expires) == -1 || (ch == 'c' ? created : expires) < 0 ||
+			    (ch == 'c' ? created : expires) > SIG_TIME_MAX) {
 				fprintf(stderr, "becknd sign: --%s must be a "
-				    "unix time in seconds\n",
-				    ch == 'c' ? "created" : "expires");
+				    "unix time in seconds (at most %lld)\n",
+				    ch == 'c' ? "created" : "expires",
+				    (long long)SIG_TIME_MAX);
 				return 2;
 			}
 			break;
@@ -120,6 +122,11 @@ cli_sign(int argc, char **argv)
 		created = (long long)time(NULL);
 	if (expires == -1)
 		expires = created + SIG_DEFAULT_TTL_S;
+	if (expires > SIG_TIME_MAX) {
+		fprintf(stderr, "becknd sign: expires would be past %lld\n",
+		    (long long)SIG_TIME_MAX);
+		return 2;
+	}
 	if (expires <= created) {
 		fprintf(stderr, "becknd sign: --expires must be after "
 		    "--created\n");

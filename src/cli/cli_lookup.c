@@ -19,6 +19,7 @@
 #include "cli/cli.h"
 #include "conf/conf.h"
 #include "registry/registry.h"
+#include "util/log.h"
 
 struct lookup_state {
 	struct event_base	*base;
@@ -135,6 +136,7 @@ cli_lookup(int argc, char **argv)
 		fprintf(stderr, "becknd lookup: %s\n", err);
 		return 2;
 	}
+	log_set_level(conf->log_level);
 	if ((st.base = event_base_new()) == NULL) {
 		fprintf(stderr, "becknd lookup: cannot create an event loop\n");
 		goto done;

@@ -101,6 +101,7 @@ static const struct conf_key conf_keys[] = {
 
 #define NKEYS (sizeof(conf_keys) / sizeof(conf_keys[0]))
 
+/* In enum beckn_role order. */
 static const char *role_names[] = { "bap", "bpp", "gateway" };
 
 struct loader {
@@ -146,12 +147,6 @@ conf_key_names(void)
 		names[i] = conf_keys[i].name;
 	names[NKEYS] = NULL;
 	return names;
-}
-
-const char *
-conf_role_name(enum conf_role r)
-{
-	return (size_t)r < 3 ? role_names[r] : "?";
 }
 
 /* ${VAR} expansion. NULL (and an error) when a variable is not set. */
@@ -399,7 +394,7 @@ set_value(struct loader *l, const struct conf_key *k, yaml_node_t *n,
 			    "bpp, gateway", k->name, s);
 			break;
 		}
-		*(enum conf_role *)((char *)base + k->off) = (enum conf_role)i;
+		*(enum beckn_role *)((char *)base + k->off) = (enum beckn_role)i;
 		rc = 0;
 		break;
 	case CK_LOGLEVEL:
@@ -537,7 +532,7 @@ parse_participants(struct loader *l, struct conf *conf, yaml_node_t *seq)
 		p = &conf->participants[conf->nparticipants++];
 		memset(p, 0, sizeof(*p));
 		p->line = node_line(n);
-		p->role = CONF_ROLE_BAP;
+		p->role = BECKN_ROLE_BAP;
 		if (parse_map(l, n, "participants[]", SCOPE_PARTICIPANT, p,
 		    conf) == -1)
 			return -1;
@@ -724,9 +719,9 @@ validate(struct loader *l, struct conf *c)
 			    "missing or not an http(s) URL", i);
 			return -1;
 		}
-		if (p->role != CONF_ROLE_GATEWAY && p->webhook == NULL) {
+		if (p->role != BECKN_ROLE_GATEWAY && p->webhook == NULL) {
 			lerr(l, p->line, "participants[%zu]: webhook is "
-			    "required for role %s", i, conf_role_name(p->role));
+			    "required for role %s", i, beckn_role_name(p->role));
 			return -1;
 		}
 		if (p->webhook != NULL && strncmp(p->webhook, "http://", 7)
@@ -749,7 +744,7 @@ validate(struct loader *l, struct conf *c)
 			    p->role == q->role) {
 				lerr(l, p->line, "participants[%zu]: %s is "
 				    "already configured as %s", i,
-				    p->subscriber_id, conf_role_name(p->role));
+				    p->subscriber_id, beckn_role_name(p->role));
 				return -1;
 			}
 		}

@@ -18,20 +18,15 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "beckn/beckn_action.h"
 #include "registry/registry.h"
 #include "sig/sig_key.h"
 #include "util/log.h"
 
-enum conf_role {
-	CONF_ROLE_BAP = 0,
-	CONF_ROLE_BPP,
-	CONF_ROLE_GATEWAY,
-};
-
 struct conf_participant {
 	char		*subscriber_id;
 	char		*key_id;
-	enum conf_role	 role;
+	enum beckn_role	 role;
 	char		*private_key_file;	/* NULL when given inline */
 	char		*private_key;		/* inline text; wiped on free */
 	struct sig_key	*key;			/* loaded by conf_load() */
@@ -87,7 +82,6 @@ struct conf {
 struct conf	*conf_load(const char *path, char *err, size_t errlen);
 void		 conf_free(struct conf *);
 
-const char	*conf_role_name(enum conf_role);
 /* "host:port" or "[v6]:port"; host is xmalloc'd. 0 or -1. */
 int		 conf_split_hostport(const char *, char **host, int *port);
 

@@ -78,6 +78,11 @@ http_parse_head(char *buf, size_t len, struct http_head *h,
 	memset(h, 0, sizeof(*h));
 	h->content_length = -1;
 	*why = "malformed request";
+	/* NUL is never valid in a head and would cut C strings short. */
+	if (memchr(buf, '\0', len) != NULL) {
+		*why = "NUL byte in the request head";
+		return 400;
+	}
 
 	/* Tolerate empty lines before the request line (RFC 9112 2.2). */
 	while ((line = next_line(&p, end)) != NULL && *line == '\0')
@@ -127,7 +132,8 @@ http_parse_head(char *buf, size_t len, struct http_head *h,
 		while (e > v && (e[-1] == ' ' || e[-1] == '\t'))
 			*--e = '\0';
 		for (sp = v; sp < e; sp++) {
-			if ((unsigned char)*sp < 0x20 && *sp != '\t') {
+			if (((unsigned char)*sp < 0x20 && *sp != '\t') ||
+			    *sp == 0x7f) {
 				*why = "control character in a header";
 				return 400;
 			}

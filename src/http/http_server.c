@@ -67,6 +67,8 @@ struct http_conn {
 	struct http_request	*req;
 	enum conn_state		 state;
 	int			 keepalive;	/* of the request being served */
+	int			 peer_eof;	/* the client half-closed */
+	int			 ntrailers;
 	size_t			 discard_left;
 	char			 peer[INET6_ADDRSTRLEN + 8];
 };
@@ -82,6 +84,7 @@ struct http_server {
 	int			 nconns;
 	int			 paused;
 	int			 closing;
+	struct event		*resume_accept;	/* after EMFILE and the like */
 	size_t			 pending;
 	TAILQ_HEAD(, http_conn)	 conns;
 };
@@ -89,6 +92,8 @@ struct http_server {
 static void	conn_process(struct http_conn *);
 static void	conn_free(struct http_conn *);
 static void	conn_error(struct http_conn *, int, const char *);
+static void	accept_error_cb(struct evconnlistener *, void *);
+static void	resume_accept_cb(evutil_socket_t, short, void *);
 
 const char *
 http_status_text(int status)
@@ -96,6 +101,7 @@ http_status_text(int status)
 	switch (status) {
 	case 100: return "Continue";
 	case 200: return "OK";
+	case 201: return "Created";
 	case 202: return "Accepted";
 	case 204: return "No Content";
 	case 400: return "Bad Request";
@@ -199,8 +205,16 @@ dispatch(struct http_conn *c)
 	struct http_server	*srv = c->srv;
 	struct http_request	*req = c->req;
 
+	struct timeval		 wtv = ms_tv(srv->conf.write_timeout_ms);
+
 	evtimer_del(c->deadline);
-	bufferevent_disable(c->bev, EV_READ);
+	/*
+	 * Keep reading while the handler works, so that a connection error
+	 * marks the request gone; pipelined bytes wait in the input buffer
+	 * (bounded by the read watermark).  No idle timeout meanwhile: the
+	 * handler may legitimately take long (sync calls).
+	 */
+	bufferevent_set_timeouts(c->bev, NULL, &wtv);
 	c->state = CS_HANDLER;
 	c->keepalive = !req->head.close && !srv->closing;
 	if (req->body == NULL) {
@@ -251,6 +265,10 @@ start_request(struct http_conn *c, struct evbuffer *in, size_t headlen)
 
 	if (req->head.chunked) {
 		c->state = CS_CHUNK_SIZE;
+		c->ntrailers = 0;
+		if (req->head.expect_continue && req->head.minor >= 1)
+			evbuffer_add(bufferevent_get_output(c->bev),
+			    "HTTP/1.1 100 Continue\r\n\r\n", 25);
 		return 0;
 	}
 	if (req->head.content_length > (int64_t)srv->conf.body_max) {
@@ -263,6 +281,7 @@ start_request(struct http_conn *c, struct evbuffer *in, size_t headlen)
 			c->state = CS_DISCARD;
 			c->discard_left = (size_t)cl;
 			bufferevent_enable(c->bev, EV_READ);
+			return 0;	/* drop what is already buffered, too */
 		}
 		return -1;
 	}
@@ -273,7 +292,7 @@ start_request(struct http_conn *c, struct evbuffer *in, size_t headlen)
 		dispatch(c);
 		return -1;	/* stop processing: with the handler now */
 	}
-	if (req->head.expect_continue)
+	if (req->head.expect_continue && req->head.minor >= 1)
 		evbuffer_add(bufferevent_get_output(c->bev),
 		    "HTTP/1.1 100 Continue\r\n\r\n", 25);
 	return 0;
@@ -379,6 +398,11 @@ conn_process(struct http_conn *c)
 					dispatch(c);
 					return;
 				}
+				if (++c->ntrailers > HTTP_HEADERS_MAX) {
+					conn_error(c, 431, "too many trailer "
+					    "fields");
+					return;
+				}
 				break;
 			}
 			sz = chunk_size(line);
@@ -450,6 +474,25 @@ event_cb(struct bufferevent *bev, short what, void *arg)
 {
 	struct http_conn	*c = arg;
 
+	if ((what & BEV_EVENT_EOF) && !(what & BEV_EVENT_ERROR)) {
+		/*
+		 * A clean end of input.  With a request at the handler, or an
+		 * answer still being written, the client may be half-closed
+		 * and waiting for it: finish, then close.
+		 */
+		if (c->state == CS_HANDLER) {
+			c->peer_eof = 1;
+			c->keepalive = 0;
+			bufferevent_disable(c->bev, EV_READ);
+			return;
+		}
+		if (evbuffer_get_length(bufferevent_get_output(c->bev)) > 0) {
+			/* Finish writing the answer, then close. */
+			c->state = CS_CLOSING;
+			bufferevent_disable(c->bev, EV_READ);
+			return;
+		}
+	}
 	if ((what & BEV_EVENT_TIMEOUT) && (what & BEV_EVENT_READING) &&
 	    c->state != CS_HEAD && c->state != CS_DISCARD &&
 	    c->state != CS_CLOSING && c->state != CS_HANDLER) {
@@ -542,6 +585,9 @@ accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa,
 	rtv = ms_tv(srv->conf.idle_timeout_ms);
 	wtv = ms_tv(srv->conf.write_timeout_ms);
 	bufferevent_set_timeouts(c->bev, &rtv, &wtv);
+	/* Stop reading once a request's worth of bytes waits unprocessed. */
+	bufferevent_setwatermark(c->bev, EV_READ, 0, srv->conf.header_max +
+	    srv->conf.body_max + 65536);
 	bufferevent_enable(c->bev, EV_READ | EV_WRITE);
 	if (srv->nconns >= srv->conf.max_connections) {
 		evconnlistener_disable(l);
@@ -605,6 +651,12 @@ http_server_new(struct event_base *base, const char *hostport,
 		free(srv);
 		return NULL;
 	}
+	evconnlistener_set_error_cb(srv->listener, accept_error_cb);
+	if ((srv->resume_accept = evtimer_new(base, resume_accept_cb, srv)) ==
+	    NULL) {
+		fprintf(stderr, "becknd: cannot allocate an event\n");
+		abort();
+	}
 	if (getsockname(evconnlistener_get_fd(srv->listener),
 	    (struct sockaddr *)&ss, &sslen) == 0) {
 		if (ss.ss_family == AF_INET)
@@ -613,6 +665,29 @@ http_server_new(struct event_base *base, const char *hostport,
 			srv->port = ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
 	}
 	return srv;
+}
+
+static void
+resume_accept_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct http_server	*srv = arg;
+
+	if (srv->listener != NULL && !srv->paused)
+		evconnlistener_enable(srv->listener);
+}
+
+/* accept() failed (EMFILE, ENFILE, ENOBUFS...): pause a moment, not spin. */
+static void
+accept_error_cb(struct evconnlistener *l, void *arg)
+{
+	struct http_server	*srv = arg;
+	struct timeval		 tv = { 1, 0 };
+	int			 e = EVUTIL_SOCKET_ERROR();
+
+	fprintf(stderr, "{\"level\":\"warn\",\"msg\":\"accept: %s; pausing "
+	    "1 s\"}\n", evutil_socket_error_to_string(e));
+	evconnlistener_disable(l);
+	evtimer_add(srv->resume_accept, &tv);
 }
 
 int
@@ -637,6 +712,7 @@ http_server_close_listener(struct http_server *srv)
 		srv->listener = NULL;
 	}
 	srv->closing = 1;
+	evtimer_del(srv->resume_accept);
 	/* Idle keep-alive connections have nothing to finish. */
 	for (c = TAILQ_FIRST(&srv->conns); c != NULL; c = next) {
 		next = TAILQ_NEXT(c, entry);
@@ -662,6 +738,8 @@ http_server_free(struct http_server *srv)
 			c->req->srv = NULL;
 		conn_free(c);
 	}
+	if (srv->resume_accept != NULL)
+		event_free(srv->resume_accept);
 	free(srv);
 }
 
@@ -703,6 +781,19 @@ http_request_body(const struct http_request *req, size_t *len)
 	return req->body;
 }
 
+char *
+http_request_steal_body(struct http_request *req, size_t *len)
+{
+	char	*b = req->body;
+
+	*len = req->body_len;
+	req->body = xmalloc(1);
+	req->body[0] = '\0';
+	req->body_len = 0;
+	req->body_cap = 1;
+	return b;
+}
+
 const char *
 http_request_peer(const struct http_request *req)
 {
@@ -720,6 +811,7 @@ static void
 finish(struct http_request *req, int answered)
 {
 	struct http_conn	*c = req->conn;
+	struct timeval		 rtv, wtv;
 
 	if (req->srv != NULL)
 		req->srv->pending--;
@@ -731,10 +823,14 @@ finish(struct http_request *req, int answered)
 		conn_free(c);
 		return;
 	}
-	if (!c->keepalive) {
+	if (!c->keepalive || c->srv->closing) {
 		c->state = CS_CLOSING;
+		bufferevent_disable(c->bev, EV_READ);
 		return;
 	}
+	rtv = ms_tv(c->srv->conf.idle_timeout_ms);
+	wtv = ms_tv(c->srv->conf.write_timeout_ms);
+	bufferevent_set_timeouts(c->bev, &rtv, &wtv);
 	c->state = CS_HEAD;
 	bufferevent_enable(c->bev, EV_READ);
 	/* A pipelined request may already be buffered: look later, not
@@ -749,7 +845,7 @@ http_reply(struct http_request *req, int status, const char *ctype,
 {
 	if (req->conn != NULL)
 		write_response(req->conn, status, ctype, headers, body, len,
-		    NULL, !req->conn->keepalive);
+		    NULL, !req->conn->keepalive || req->conn->srv->closing);
 	finish(req, 1);
 }
 
@@ -759,7 +855,7 @@ http_reply_buffer(struct http_request *req, int status, const char *ctype,
 {
 	if (req->conn != NULL)
 		write_response(req->conn, status, ctype, headers, NULL, 0,
-		    body, !req->conn->keepalive);
+		    body, !req->conn->keepalive || req->conn->srv->closing);
 	else
 		evbuffer_drain(body, evbuffer_get_length(body));
 	finish(req, 1);

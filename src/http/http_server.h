@@ -14,8 +14,11 @@
  *     frees the request; nothing else does.  While a request is with the
  *     handler, its connection reads nothing more (no pipelined request
  *     overtakes it).
- *   - If the client goes away first, the request stays valid; the
- *     handler's later reply is discarded.  http_request_gone() tells.
+ *   - If the connection fails first (reset, write error), the request
+ *     stays valid; the handler's later reply is discarded;
+ *     http_request_gone() tells.  A clean end of input (the client
+ *     half-closed after sending) is not "gone": the answer is still
+ *     written, then the connection closes.
  *   - Errors found before the handler (malformed head, limits, timeouts)
  *     are answered by the server, with a body produced by the error
  *     callback so that the caller decides the format (Beckn NACK).
@@ -78,6 +81,12 @@ const char	*http_request_header(const struct http_request *,
 const struct http_head *http_request_head(const struct http_request *);
 /* The body: contiguous, NUL-terminated after len bytes. */
 const char	*http_request_body(const struct http_request *, size_t *len);
+/*
+ * Take the body out of the request (xmalloc'd, NUL-terminated; the caller
+ * frees it).  Lets a message be queued for delivery without a copy.  The
+ * request's body is empty afterwards.
+ */
+char		*http_request_steal_body(struct http_request *, size_t *len);
 const char	*http_request_peer(const struct http_request *);
 int		 http_request_gone(const struct http_request *);
 

@@ -50,6 +50,9 @@ struct answer {
 	int64_t			 expires_ms;	/* fresh until */
 	int64_t			 stale_until_ms; /* usable on outage until */
 	int64_t			 forced_ms;	/* last forced refresh */
+	/* Outage: serve stale without asking until retry_ms. */
+	int64_t			 retry_ms;
+	char			 down_why[200];
 };
 
 struct query {
@@ -302,6 +305,7 @@ answer_new(struct registry *reg, const struct query *q,
 	a->recs = registry_recset_filter(set, &f);
 	a->fetched_ms = now;
 	a->forced_ms = INT64_MIN;
+	a->retry_ms = INT64_MIN;
 	exp = now + reg->conf.cache_ttl_ms;
 	for (i = 0; i < a->recs->n; i++) {
 		r = a->recs->recs[i];
@@ -471,6 +475,10 @@ flight_done(const struct registry_http_response *resp, void *arg)
 			a = answer_ref(old);
 			src = REGISTRY_SRC_CACHE;
 			stale = 1;
+			/* Do not make every lookup wait for a dead registry. */
+			old->retry_ms = now + reg->conf.negative_ttl_ms;
+			snprintf(old->down_why, sizeof(old->down_why), "%s",
+			    why);
 			log_warn("registry: %s; using a stale answer for %s, "
 			    "expired %lld s ago", why, what,
 			    (long long)((now - old->expires_ms) / 1000));
@@ -557,6 +565,11 @@ lookup(struct registry *reg, struct query *q, int flags, registry_cb cb,
 		a->forced_ms = now;
 		log_info("registry: refreshing %s (verification failed with "
 		    "the cached key)", query_what(q, what, sizeof(what)));
+	} else if (a != NULL && now < a->retry_ms) {
+		/* The registry just failed: stale answer without asking. */
+		req_finish(req, a, REGISTRY_SRC_CACHE, 1, REGISTRY_OK,
+		    a->down_why, q);
+		goto done;
 	}
 	if ((fl = flight_find(reg, q->ckey)) == NULL)
 		fl = flight_start(reg, q);

@@ -23,8 +23,10 @@
  *     negative ones negative_ttl; concurrent lookups of one key share one
  *     HTTP request; when the registry is unreachable, times out or answers
  *     5xx, an answer expired less than stale_ttl ago is used (stale = 1,
- *     a warning is logged).  File mode answers from the loaded file; there
- *     is nothing to cache and nothing to go stale.
+ *     a warning is logged); after such a failure, stale answers are served
+ *     for negative_ttl without asking again, so that lookups do not each
+ *     wait for a dead registry's timeout.  File mode answers from the
+ *     loaded file; there is nothing to cache and nothing to go stale.
  *   - Records are refcounted and immutable.  Pointers in a result are
  *     valid during the callback only; take registry_record_ref() to keep
  *     a record (and its parsed key) longer, registry_record_unref() after.
@@ -153,7 +155,9 @@ int		 registry_reload(struct registry *);
  * The record holding subscriber_id's key key_id.  REGISTRY_FORCE_REFRESH:
  * the caller's verification with a cached key failed; ask the registry
  * again unless this key was force-refreshed less than refresh_interval
- * ago (then answer from the cache).  Returns NULL only on bad arguments.
+ * ago (then answer from the cache).  File mode ignores the flag: the
+ * loaded file is the truth until registry_reload().  Returns NULL only on
+ * bad arguments (then there is no callback).
  */
 struct registry_req *registry_lookup_key(struct registry *,
 		    const char *subscriber_id, const char *key_id, int flags,

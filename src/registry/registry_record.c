@@ -285,6 +285,7 @@ registry_recset_parse(const char *buf, size_t len, const char *what,
 	struct json_object	*root = NULL;
 	struct registry_recset	*s = NULL;
 	struct registry_record	*r;
+	enum json_tokener_error	 jerr;
 	size_t			 i, n, off;
 
 	if ((tok = json_tokener_new_ex(JSON_DEPTH_MAX)) == NULL) {
@@ -294,9 +295,11 @@ registry_recset_parse(const char *buf, size_t len, const char *what,
 	root = json_tokener_parse_ex(tok, buf, (int)len);
 	if (len > (size_t)0x7fffffff ||
 	    json_tokener_get_error(tok) != json_tokener_success) {
+		jerr = json_tokener_get_error(tok);
 		snprintf(err, errlen, "malformed JSON: %s",
 		    len > (size_t)0x7fffffff ? "too large" :
-		    json_tokener_error_desc(json_tokener_get_error(tok)));
+		    jerr == json_tokener_continue ? "unexpected end of input" :
+		    json_tokener_error_desc(jerr));
 		goto done;
 	}
 	for (off = json_tokener_get_parse_end(tok); off < len; off++)
@@ -305,7 +308,7 @@ registry_recset_parse(const char *buf, size_t len, const char *what,
 			goto done;
 		}
 	if (!json_object_is_type(root, json_type_array)) {
-		snprintf(err, errlen, "response is not a JSON array");
+		snprintf(err, errlen, "not a JSON array");
 		goto done;
 	}
 	n = json_object_array_length(root);

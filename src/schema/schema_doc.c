@@ -219,6 +219,17 @@ fail:
 	return -1;
 }
 
+static size_t
+line_at(const char *buf, size_t off)
+{
+	size_t	 i, line = 1;
+
+	for (i = 0; i < off; i++)
+		if (buf[i] == '\n')
+			line++;
+	return line;
+}
+
 static json_object *
 parse_yaml(const char *path, const char *buf, size_t len, char *err,
     size_t errlen)
@@ -237,7 +248,11 @@ parse_yaml(const char *path, const char *buf, size_t len, char *err,
 	}
 	yaml_parser_set_input_string(&parser, (const unsigned char *)buf, len);
 	if (!yaml_parser_load(&parser, &doc)) {
+		/* reader errors (bad UTF-8) carry an offset, not a mark */
 		snprintf(err, errlen, "%s:%zu: %s%s%s", path,
+		    parser.error == YAML_READER_ERROR ?
+		    line_at(buf, parser.problem_offset < len ?
+		    parser.problem_offset : len) :
 		    parser.problem_mark.line + 1,
 		    parser.problem != NULL ? parser.problem : "YAML error",
 		    parser.context != NULL ? " " : "",
@@ -287,17 +302,6 @@ done:
 		yaml_document_delete(&doc);
 	yaml_parser_delete(&parser);
 	return root;
-}
-
-static size_t
-line_at(const char *buf, size_t off)
-{
-	size_t	 i, line = 1;
-
-	for (i = 0; i < off; i++)
-		if (buf[i] == '\n')
-			line++;
-	return line;
 }
 
 static json_object *
@@ -374,7 +378,8 @@ sdoc_parse(const char *path, const char *buf, size_t len, char *err,
 		return NULL;
 	d = xcalloc(1, sizeof(*d));
 	d->path = xstrdup(path);
-	d->text = xmemdup(buf, len + 1);
+	d->text = xmalloc(len + 1);
+	memcpy(d->text, buf, len);
 	d->text[len] = '\0';
 	d->textlen = len;
 	d->root = root;

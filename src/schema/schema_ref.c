@@ -131,9 +131,17 @@ sref_pointer(struct schema_set *set, struct sdoc *doc, const char *ptr,
 			if (json_object_is_type(cur, json_type_object) &&
 			    json_object_object_get_ex(cur, "$ref", &r) &&
 			    json_object_is_type(r, json_type_string)) {
+				if (++depth > REF_MAX_DEPTH) {
+					snprintf(err, errlen, "%s:%d: $ref cycle "
+					    "(or chain deeper than %d) "
+					    "resolving '#%s'", doc->path,
+					    sdoc_line(doc, NULL, ptr),
+					    REF_MAX_DEPTH, ptr);
+					return NULL;
+				}
 				cur = sref_resolve_depth(set, curdoc,
 				    json_object_get_string(r), &curdoc,
-				    depth + 1, err, errlen);
+				    depth, err, errlen);
 				if (cur == NULL)
 					return NULL;
 				continue;

@@ -309,8 +309,14 @@ v_number(struct vctx *c, const struct snode *n, json_object *v)
 			bad = json_object_get_int64(v) %
 			    (int64_t)n->mult != 0;
 		else {
+			/*
+			 * Binary floating point cannot hold 0.01 exactly:
+			 * accept a quotient within a relative 1e-9 of an
+			 * integer (19.99 / 0.01 = 1998.9999999999998).
+			 */
 			q = x / n->mult;
-			bad = !isfinite(q) || floor(q) != q;
+			bad = !isfinite(q) ||
+			    fabs(q - nearbyint(q)) > 1e-9 * fmax(1.0, fabs(q));
 		}
 		if (bad)
 			FAIL("multipleOf", "expected a multiple of %.17g, "

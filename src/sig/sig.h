@@ -27,6 +27,8 @@
 #define SIG_SIGNATURE_LEN	64
 #define SIG_DEFAULT_SKEW_S	5
 #define SIG_DEFAULT_TTL_S	300
+/* created/expires are at most 15 digits on the wire. */
+#define SIG_TIME_MAX		999999999999999LL
 
 enum sig_err {
 	SIG_OK = 0,
@@ -75,7 +77,7 @@ int		 sig_signing_string(int64_t created, int64_t expires,
 
 /*
  * Sign body and return the header value (xmalloc'd; caller frees), or NULL
- * on a key/OpenSSL failure.  digest_b64 may be NULL to have it computed.
+ * on a key/OpenSSL failure or an empty id or one holding '|' or '"'.  digest_b64 may be NULL to have it computed.
  */
 char		*sig_sign_header(const struct sig_key *,
 		    const char *subscriber_id, const char *key_id,

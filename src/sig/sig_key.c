@@ -81,6 +81,13 @@ wrap(EVP_PKEY *pkey, int is_private, char *err, size_t errlen)
 	return k;
 }
 
+/* Never prompt for a passphrase: a daemon has no terminal to ask on. */
+static int
+no_passphrase(char *buf, int size, int rwflag, void *u)
+{
+	return -1;
+}
+
 static EVP_PKEY *
 pem_read(const char *s, size_t len, int private)
 {
@@ -89,8 +96,8 @@ pem_read(const char *s, size_t len, int private)
 
 	if ((bio = BIO_new_mem_buf(s, (int)len)) == NULL)
 		return NULL;
-	pkey = private ? PEM_read_bio_PrivateKey(bio, NULL, NULL, NULL) :
-	    PEM_read_bio_PUBKEY(bio, NULL, NULL, NULL);
+	pkey = private ? PEM_read_bio_PrivateKey(bio, NULL, no_passphrase,
+	    NULL) : PEM_read_bio_PUBKEY(bio, NULL, no_passphrase, NULL);
 	BIO_free(bio);
 	ERR_clear_error();
 	return pkey;
@@ -111,6 +118,11 @@ sig_key_private_parse(const char *text, size_t len, char *err, size_t errlen)
 		return NULL;
 	}
 	if (is_pem(text, len)) {
+		if (len > 20 && memcmp(text, "-----BEGIN ENCRYPTED", 20) == 0) {
+			seterr(err, errlen, "encrypted private keys are not "
+			    "supported (decrypt it with openssl pkey first)");
+			return NULL;
+		}
 		if ((pkey = pem_read(text, len, 1)) == NULL) {
 			seterr(err, errlen,
 			    "private key PEM is not a PKCS#8 private key");
@@ -172,7 +184,7 @@ sig_key_public_parse(const char *text, size_t len, char *err, size_t errlen)
 		}
 		return wrap(pkey, 0, err, errlen);
 	}
-	if (len > 60 || (n = b64_decode(text, len, raw, sizeof(raw))) < 0) {
+	if (len > 88 || (n = b64_decode(text, len, raw, sizeof(raw))) < 0) {
 		seterr(err, errlen, "public key is not valid base64 or PEM");
 		return NULL;
 	}

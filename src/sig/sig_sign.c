@@ -153,6 +153,11 @@ sig_sign_header(const struct sig_key *k, const char *subscriber_id,
 	unsigned char	 sig[SIG_SIGNATURE_LEN];
 	int		 sslen;
 
+	/* The ids go between quotes and '|' separators: refuse both. */
+	if (*subscriber_id == '\0' || *key_id == '\0' ||
+	    strpbrk(subscriber_id, "|\"") != NULL ||
+	    strpbrk(key_id, "|\"") != NULL)
+		return NULL;
 	if (digest_b64 == NULL) {
 		if (sig_digest(body, len, digest) == -1)
 			return NULL;
@@ -193,7 +198,8 @@ parse_unix(struct span v, int64_t *out)
 	int64_t	 n = 0;
 	size_t	 i;
 
-	/* At most 15 digits: far past any real date, far below overflow. */
+	/* At most 15 digits (SIG_TIME_MAX): far past any real date, far
+	 * below overflow. */
 	if (v.len == 0 || v.len > 15)
 		return -1;
 	for (i = 0; i < v.len; i++) {
@@ -251,6 +257,9 @@ sig_header_parse(const char *value, size_t len, struct sig_header *h)
 	memset(attrs, 0, sizeof(attrs));
 	if (len > SIG_HEADER_MAX)
 		return SIG_E_OVERSIZE;
+	/* A NUL would cut the ids short when they are used as C strings. */
+	if (memchr(value, '\0', len) != NULL)
+		return SIG_E_SYNTAX;
 
 	while (p < end && (*p == ' ' || *p == '\t'))
 		p++;
@@ -270,16 +279,18 @@ sig_header_parse(const char *value, size_t len, struct sig_header *h)
 		while (p < end && isalpha((unsigned char)*p))
 			p++;
 		namelen = (size_t)(p - name);
-		if (namelen == 0 || p + 1 >= end || p[0] != '=' || p[1] != '"')
-			return SIG_E_SYNTAX;
-		p += 2;
-		if ((q = memchr(p, '"', (size_t)(end - p))) == NULL)
-			return SIG_E_SYNTAX;
 		a = -1;
 		for (i = 0; i < A_COUNT; i++)
 			if (strlen(attr_names[i]) == namelen &&
 			    memcmp(attr_names[i], name, namelen) == 0)
 				a = (int)i;
+		if (a >= 0)
+			h->attr = attr_names[a];	/* named in syntax errors */
+		if (namelen == 0 || end - p < 2 || p[0] != '=' || p[1] != '"')
+			return SIG_E_SYNTAX;
+		p += 2;
+		if ((q = memchr(p, '"', (size_t)(end - p))) == NULL)
+			return SIG_E_SYNTAX;
 		if (a >= 0) {
 			if (attrs[a].p != NULL) {
 				h->attr = attr_names[a];
@@ -301,6 +312,7 @@ sig_header_parse(const char *value, size_t len, struct sig_header *h)
 			p++;
 	}
 
+	h->attr = NULL;
 	for (i = 0; i < A_COUNT; i++) {
 		if (attrs[i].p == NULL && i != A_ALGORITHM && i != A_HEADERS) {
 			h->attr = attr_names[i];
@@ -328,9 +340,21 @@ sig_header_parse(const char *value, size_t len, struct sig_header *h)
 	return SIG_OK;
 }
 
+/* Far beyond any real time; keeps the arithmetic below overflow-free. */
+#define TIME_CLAMP	10000000000000000LL	/* 10^16 s */
+
 enum sig_err
 sig_check_time(const struct sig_header *h, int64_t now, int64_t skew)
 {
+	/* created/expires have at most 15 digits (parser); clamp the rest. */
+	if (now < 0)
+		now = 0;
+	if (now > TIME_CLAMP)
+		now = TIME_CLAMP;
+	if (skew < 0)
+		skew = 0;
+	if (skew > TIME_CLAMP)
+		skew = TIME_CLAMP;
 	if (h->expires <= h->created)
 		return SIG_E_WINDOW;
 	if (h->created > now + skew)
