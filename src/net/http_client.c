@@ -199,6 +199,8 @@ classify(CURLcode rc, const struct http_client_req *r)
 		return HTTPC_TIMEOUT;
 	case CURLE_WRITE_ERROR:
 		return r->too_large ? HTTPC_TOO_LARGE : HTTPC_OTHER;
+	case CURLE_FILESIZE_EXCEEDED:
+		return HTTPC_TOO_LARGE;
 	case CURLE_COULDNT_RESOLVE_HOST:
 	case CURLE_COULDNT_RESOLVE_PROXY:
 	case CURLE_COULDNT_CONNECT:
@@ -267,6 +269,9 @@ start(struct http_client_req *r)
 	curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, write_cb);
 	curl_easy_setopt(e, CURLOPT_WRITEDATA, r);
 	curl_easy_setopt(e, CURLOPT_ERRORBUFFER, r->errbuf);
+	curl_easy_setopt(e, CURLOPT_USERAGENT, "becknd/" PACKAGE_VERSION);
+	curl_easy_setopt(e, CURLOPT_MAXFILESIZE_LARGE,
+	    (curl_off_t)cl->conf.response_max);
 	curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
 	curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, (long)r->timeout_ms);
 	curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS,

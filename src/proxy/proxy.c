@@ -157,15 +157,18 @@ proxy_route(const struct proxy *px, const char *path,
 struct schema_set *
 proxy_load_schemas(const struct conf *c, char *err, size_t errlen)
 {
+	/* Without a schemas key: the project's schemas as installed. */
 	static const char *const defaults[] = {
-		BECKND_DATADIR "/schemas/core-1.1.0.yaml",
-		BECKND_DATADIR "/schemas/onest.yaml",
+		BECKND_DATADIR "/schemas/core/transaction.yaml",
+		BECKND_DATADIR "/schemas/core/meta.yaml",
+		BECKND_DATADIR "/schemas/onest/onest-policy.yaml",
 	};
 
 	if (c->nschemas > 0)
 		return schema_set_load((const char *const *)c->schemas,
 		    c->nschemas, SCHEMA_LOAD_OPENAPI, err, errlen);
-	return schema_set_load(defaults, 2, SCHEMA_LOAD_OPENAPI, err, errlen);
+	return schema_set_load(defaults, sizeof(defaults) / sizeof(defaults[0]),
+	    SCHEMA_LOAD_OPENAPI, err, errlen);
 }
 
 static struct http_server *

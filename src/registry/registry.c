@@ -26,7 +26,7 @@
 #include "registry/registry.h"
 #include "registry/registry_cache.h"
 #include "registry/registry_file.h"
-#include "registry/registry_http.h"
+#include "net/http_client.h"
 #include "registry/registry_record.h"
 #include "util/clock.h"
 #include "util/log.h"
@@ -69,7 +69,8 @@ TAILQ_HEAD(req_list, registry_req);
 struct flight {
 	struct registry		*reg;
 	struct query		 q;
-	struct registry_http_req *hreq;
+	struct http_client_req	*hreq;
+	char			*body;	/* the lookup filter: the client borrows it */
 	struct req_list		 waiters;
 	TAILQ_ENTRY(flight)	 entry;
 };
@@ -101,7 +102,7 @@ struct registry {
 	struct registry_conf	 conf;
 	const struct clock	*clock;
 	char			*lookup_url;
-	struct registry_http	*http;
+	struct http_client	*http;
 	struct registry_cache	*cache;
 	struct registry_recset	*file;
 	struct flight_list	 flights;
@@ -419,12 +420,13 @@ static void
 flight_free(struct flight *fl)
 {
 	query_clear(&fl->q);
+	free(fl->body);
 	free(fl);
 }
 
 /* The registry answered (or failed): cache, then complete every waiter. */
 static void
-flight_done(const struct registry_http_response *resp, void *arg)
+flight_done(const struct http_client_response *resp, void *arg)
 {
 	struct flight		*fl = arg;
 	struct registry		*reg = fl->reg;
@@ -439,10 +441,11 @@ flight_done(const struct registry_http_response *resp, void *arg)
 	why[0] = '\0';
 	fl->hreq = NULL;
 	TAILQ_REMOVE(&reg->flights, fl, entry);
-	if (!resp->ok) {
+	if (resp->error != HTTPC_OK) {
 		down = 1;
 		snprintf(why, sizeof(why), "registry unreachable: %s",
-		    resp->error);
+		    resp->errstr != NULL ? resp->errstr :
+		    http_client_error_name(resp->error));
 	} else if (resp->status >= 500) {
 		down = 1;
 		snprintf(why, sizeof(why), "registry answered HTTP %ld",
@@ -509,18 +512,18 @@ flight_find(struct registry *reg, const char *ckey)
 static struct flight *
 flight_start(struct registry *reg, const struct query *q)
 {
+	static const char *const hdrs[] = { "Content-Type: application/json",
+	    "Accept: application/json", NULL };
 	struct flight	*fl;
-	char		*body;
 
 	fl = xcalloc(1, sizeof(*fl));
 	fl->reg = reg;
 	query_copy(&fl->q, q);
 	TAILQ_INIT(&fl->waiters);
 	TAILQ_INSERT_TAIL(&reg->flights, fl, entry);
-	body = query_body(q);
-	fl->hreq = registry_http_post(reg->http, reg->lookup_url, body,
-	    strlen(body), flight_done, fl);
-	free(body);
+	fl->body = query_body(q);
+	fl->hreq = http_client_post(reg->http, reg->lookup_url, hdrs, fl->body,
+	    strlen(fl->body), 0, flight_done, fl);
 	return fl;
 }
 
@@ -648,7 +651,7 @@ registry_new(struct event_base *base, const struct registry_conf *conf,
     const struct clock *clock, char *err, size_t errlen)
 {
 	struct registry			*reg;
-	struct registry_http_conf	 hc;
+	struct http_client_conf		 hc;
 	size_t				 n;
 
 	if ((conf->url == NULL) == (conf->file == NULL)) {
@@ -692,13 +695,10 @@ registry_new(struct event_base *base, const struct registry_conf *conf,
 	hc.max_inflight = reg->conf.max_inflight;
 	hc.max_queue = (size_t)reg->conf.max_inflight * 16 < QUEUE_MIN ?
 	    QUEUE_MIN : (size_t)reg->conf.max_inflight * 16;
-	hc.body_max = RESPONSE_MAX;
+	hc.response_max = RESPONSE_MAX;
 	hc.tls_verify = reg->conf.tls_verify;
 	hc.ca_file = reg->conf.ca_file;
-	if ((reg->http = registry_http_new(base, &hc)) == NULL) {
-		snprintf(err, errlen, "registry: cannot initialise libcurl");
-		goto fail;
-	}
+	reg->http = http_client_new(base, &hc);
 	reg->cache = registry_cache_new(reg->conf.cache_size, answer_release);
 	return reg;
 fail:
@@ -715,7 +715,7 @@ registry_free(struct registry *reg)
 	if (reg == NULL)
 		return;
 	/* Drops every transfer without calling back: no flight_done(). */
-	registry_http_free(reg->http);
+	http_client_free(reg->http);
 	while ((fl = TAILQ_FIRST(&reg->flights)) != NULL) {
 		TAILQ_REMOVE(&reg->flights, fl, entry);
 		while ((req = TAILQ_FIRST(&fl->waiters)) != NULL) {

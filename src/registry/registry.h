@@ -30,6 +30,11 @@
  *   - Records are refcounted and immutable.  Pointers in a result are
  *     valid during the callback only; take registry_record_ref() to keep
  *     a record (and its parsed key) longer, registry_record_unref() after.
+ *   - Matching: a key lookup takes records whose subscriber_id equals and
+ *     whose key id (ukId, unique_key_id, key_id or pub_key_id) equals, or
+ *     that carry no key id at all (registries that filter server-side and
+ *     omit it); the first usable one wins.  List lookups match type,
+ *     domain and subscriber_id exactly when given.
  *   - Every "now" comes from the struct clock given to registry_new()
  *     (validity windows, ttls, the forced-refresh rate limit), so tests
  *     move time instead of sleeping.  Network timeouts are real time.

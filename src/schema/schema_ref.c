@@ -161,11 +161,17 @@ json_object *
 sref_resolve_depth(struct schema_set *set, struct sdoc *doc, const char *ref,
     struct sdoc **outdoc, int depth, char *err, size_t errlen)
 {
-	const char	*hash = strchr(ref, '#');
+	const char	*hash;
 	struct sdoc	*target = doc;
 	char		*file, *path, *slash;
-	size_t		 flen = hash != NULL ? (size_t)(hash - ref) : strlen(ref);
+	size_t		 flen;
 
+	if (ref == NULL) {
+		snprintf(err, errlen, "%s:0: $ref is not a string", doc->path);
+		return NULL;
+	}
+	hash = strchr(ref, '#');
+	flen = hash != NULL ? (size_t)(hash - ref) : strlen(ref);
 	if (flen > 0) {
 		file = xstrndup(ref, flen);
 		if (strchr(file, ':') != NULL || file[0] == '/' ||

@@ -97,7 +97,6 @@ load_openapi(struct schema_set *set, struct scomp *c, struct sdoc *doc,
 	json_object	*v, *info, *paths, *item, *post, *body, *content;
 	json_object	*media, *schema, *r, *comps, *schemas;
 	struct sspec	*sp;
-	struct sdoc	*tdoc;
 	const char	*ver;
 
 	if (!json_object_object_get_ex(doc->root, "openapi", &v) ||
@@ -162,6 +161,7 @@ load_openapi(struct schema_set *set, struct scomp *c, struct sdoc *doc,
 		    strchr(key + 1, '/') != NULL)
 			continue;
 		if (json_object_object_get_ex(item, "$ref", &r) &&
+		    json_object_is_type(r, json_type_string) &&
 		    (item = sref_resolve(set, doc, json_object_get_string(r),
 		    &bdoc, err, errlen)) == NULL)
 			return -1;
@@ -169,6 +169,7 @@ load_openapi(struct schema_set *set, struct scomp *c, struct sdoc *doc,
 		    !json_object_object_get_ex(post, "requestBody", &body))
 			continue;
 		if (json_object_object_get_ex(body, "$ref", &r) &&
+		    json_object_is_type(r, json_type_string) &&
 		    (body = sref_resolve(set, bdoc, json_object_get_string(r),
 		    &bdoc, err, errlen)) == NULL)
 			return -1;
@@ -195,7 +196,6 @@ load_openapi(struct schema_set *set, struct scomp *c, struct sdoc *doc,
 				return -1;
 		}
 	}
-	(void)tdoc;
 	return 0;
 }
 

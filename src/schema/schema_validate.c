@@ -429,7 +429,6 @@ static int
 v_object(struct vctx *c, const struct snode *n, json_object *v)
 {
 	const struct snode	*s;
-	json_object		*dv;
 	size_t			 i, j, idx = 0, cnt;
 	int			 rc = 0, matched;
 
@@ -510,7 +509,6 @@ v_object(struct vctx *c, const struct snode *n, json_object *v)
 		}
 		idx++;
 	}
-	(void)dv;
 	return rc;
 }
 
