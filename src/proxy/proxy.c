@@ -15,6 +15,7 @@
 #include "net/http_client.h"
 #include "proxy/proxy.h"
 #include "registry/registry.h"
+#include "registry/registry_server.h"
 #include "replay/replay.h"
 #include "util/log.h"
 #include "util/xmalloc.h"
@@ -171,6 +172,18 @@ proxy_load_schemas(const struct conf *c, char *err, size_t errlen)
 	    SCHEMA_LOAD_OPENAPI, err, errlen);
 }
 
+static void
+server_conf(const struct conf *c, struct http_server_conf *hc)
+{
+	memset(hc, 0, sizeof(*hc));
+	hc->header_max = c->header_max;
+	hc->body_max = c->body_max;
+	hc->read_timeout_ms = c->read_timeout_ms;
+	hc->idle_timeout_ms = c->read_timeout_ms * 2;
+	hc->write_timeout_ms = c->read_timeout_ms;
+	hc->max_connections = c->max_connections;
+}
+
 static struct http_server *
 listen_on(struct proxy *px, const char *what, const char *addr,
     http_handler handler, char *err, size_t errlen)
@@ -179,13 +192,7 @@ listen_on(struct proxy *px, const char *what, const char *addr,
 	struct http_server	*srv;
 	char			 why[256];
 
-	memset(&hc, 0, sizeof(hc));
-	hc.header_max = px->conf->header_max;
-	hc.body_max = px->conf->body_max;
-	hc.read_timeout_ms = px->conf->read_timeout_ms;
-	hc.idle_timeout_ms = px->conf->read_timeout_ms * 2;
-	hc.write_timeout_ms = px->conf->read_timeout_ms;
-	hc.max_connections = px->conf->max_connections;
+	server_conf(px->conf, &hc);
 	srv = http_server_new(px->base, addr, &hc, handler, error_body, px,
 	    why, sizeof(why));
 	if (srv == NULL) {
@@ -213,13 +220,16 @@ proxy_new(struct event_base *base, struct conf *conf,
 	px->clock = clock;
 	TAILQ_INIT(&px->inbound);
 	TAILQ_INIT(&px->outbound);
+	TAILQ_INIT(&px->fanouts);
 	if (schema_formats_parse(conf->schema_formats,
 	    &px->schema_opts.formats, why, sizeof(why)) == -1) {
 		snprintf(err, errlen, "%s: validation.formats: %s", conf->file,
 		    why);
 		goto fail;
 	}
-	if ((px->schemas = proxy_load_schemas(conf, err, errlen)) == NULL)
+	/* A registry-only process validates nothing. */
+	if (conf->nparticipants > 0 &&
+	    (px->schemas = proxy_load_schemas(conf, err, errlen)) == NULL)
 		goto fail;
 	if (conf->registry.url != NULL || conf->registry.file != NULL) {
 		px->registry = registry_new(base, &conf->registry, clock, why,
@@ -249,6 +259,20 @@ proxy_new(struct event_base *base, struct conf *conf,
 	px->deliver = deliver_new(px);
 	px->sync = sync_table_new(base);
 
+	if (conf->listen_registry != NULL) {
+		struct http_server_conf	 hc;
+
+		server_conf(conf, &hc);
+		if ((px->reg_srv = registry_server_new(base,
+		    conf->listen_registry, conf->registry.file, &hc, why,
+		    sizeof(why))) == NULL) {
+			snprintf(err, errlen, "%s: listen.registry: %s",
+			    conf->file, why);
+			goto fail;
+		}
+		log_info("listening: registry %s (port %d)",
+		    conf->listen_registry, registry_server_port(px->reg_srv));
+	}
 	if (conf->listen_network != NULL && (px->net_srv = listen_on(px,
 	    "network", conf->listen_network, proxy_inbound, err, errlen)) ==
 	    NULL)
@@ -271,6 +295,8 @@ proxy_free(struct proxy *px)
 		return;
 	proxy_inbound_abort_all(px);
 	proxy_outbound_abort_all(px);
+	proxy_gateway_abort_all(px);
+	registry_server_free(px->reg_srv);
 	http_server_free(px->net_srv);
 	http_server_free(px->client_srv);
 	sync_table_free(px->sync);
@@ -331,6 +357,10 @@ proxy_reload(struct proxy *px, struct conf *nc, char *err, size_t errlen)
 	if (px->registry != NULL && registry_reload(px->registry) == -1)
 		log_warn("reload: registry file could not be re-read; keeping "
 		    "the previous records");
+	if (px->reg_srv != NULL && registry_server_reload(px->reg_srv, why,
+	    sizeof(why)) == -1)
+		log_warn("reload: registry endpoint keeps its records: %s",
+		    why);
 	return 0;
 }
 
@@ -348,7 +378,7 @@ int
 proxy_idle(const struct proxy *px)
 {
 	return px->ninbound == 0 && px->noutbound == 0 &&
-	    deliver_pending(px->deliver) == 0;
+	    px->nfanouts == 0 && deliver_pending(px->deliver) == 0;
 }
 
 int

@@ -45,6 +45,9 @@ struct sync_wait;
 struct sync_table;
 struct inbound;
 struct outbound;
+struct fanout;
+struct registry_result;
+struct registry_server;
 
 struct proxy_stats {
 	uint64_t	 inbound_acked;
@@ -54,6 +57,8 @@ struct proxy_stats {
 	uint64_t	 delivered;
 	uint64_t	 delivery_retries;
 	uint64_t	 delivery_refused;
+	uint64_t	 gateway_forwarded;
+	uint64_t	 gateway_failed;
 };
 
 struct proxy {
@@ -76,6 +81,9 @@ struct proxy {
 	size_t			 ninbound;
 	TAILQ_HEAD(, outbound)	 outbound;
 	size_t			 noutbound;
+	TAILQ_HEAD(, fanout)	 fanouts;	/* gateway searches in flight */
+	size_t			 nfanouts;
+	struct registry_server	*reg_srv;	/* listen.registry */
 	/* Configurations replaced by reloads: requests in flight may still
 	 * point into them, so they live until proxy_free(). */
 	struct conf		**retired;
@@ -126,6 +134,15 @@ void		 proxy_outbound(struct http_request *, void *proxy);
 /* Abandon every request in the pipeline (connections are dropped). */
 void		 proxy_inbound_abort_all(struct proxy *);
 void		 proxy_outbound_abort_all(struct proxy *);
+
+/* proxy_gateway.c: fan a verified search out to the domain's BPPs.
+ * body is taken (freed by the fan-out, also on error). */
+int		 proxy_gateway_forward(struct proxy *,
+		    const struct conf_participant *gw,
+		    const struct registry_result *bpps, const char *auth_value,
+		    char *body, size_t len, const char *digest,
+		    const char *message_id);
+void		 proxy_gateway_abort_all(struct proxy *);
 
 /* proxy_deliver.c: the participant's webhook. */
 struct deliver	*deliver_new(struct proxy *);

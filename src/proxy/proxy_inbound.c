@@ -46,6 +46,7 @@ struct inbound {
 	const char			*sender;	/* context.bap_id/bpp_id */
 	const char			*message_id;
 	const char			*transaction_id;
+	const char			*domain;
 	struct sig_header		 auth;
 	struct sig_header		 gw;
 	int				 has_gw;
@@ -107,6 +108,51 @@ inbound_fail(struct inbound *in, enum beckn_err e, const char *paths,
 static void	lookup_cb(const struct registry_result *, void *);
 
 static void
+ack(struct inbound *in)
+{
+	struct evbuffer	*buf;
+
+	in->px->stats.inbound_acked++;
+	log_info("network: ACK %s %s from %s (message_id %s)",
+	    in->p->subscriber_id, in->action->name, in->sender,
+	    in->message_id != NULL ? in->message_id : "-");
+	if ((buf = evbuffer_new()) != NULL && beckn_ack_write(buf) == 0)
+		http_reply_buffer(in->req, 200, "application/json", NULL, buf);
+	else
+		http_reply(in->req, 200, "application/json", NULL,
+		    "{\"message\":{\"ack\":{\"status\":\"ACK\"}}}", 36);
+	if (buf != NULL)
+		evbuffer_free(buf);
+	inbound_free(in);
+}
+
+/* Gateway role: the BPPs of the domain are known; fan the search out. */
+static void
+bpps_cb(const struct registry_result *res, void *arg)
+{
+	struct inbound	*in = arg;
+	char		*body, msg[300];
+	size_t		 len;
+
+	in->rreq = NULL;
+	if (res->status == REGISTRY_UNAVAILABLE) {
+		snprintf(msg, sizeof(msg), "registry unavailable: %s",
+		    res->reason);
+		inbound_fail(in, BECKN_ERR_BUSY, NULL, msg, 0);
+		return;
+	}
+	body = http_request_steal_body(in->req, &len);
+	if (proxy_gateway_forward(in->px, in->p, res,
+	    http_request_header(in->req, "Authorization"), body, len,
+	    in->digest, in->message_id) == -1) {
+		inbound_fail(in, BECKN_ERR_INTERNAL, NULL,
+		    "gateway signing failed", 0);
+		return;
+	}
+	ack(in);
+}
+
+static void
 lookup(struct inbound *in, const struct sig_header *h, int flags)
 {
 	in->rreq = registry_lookup_key(in->px->registry, h->subscriber_id,
@@ -120,7 +166,6 @@ accept_message(struct inbound *in)
 	struct proxy		*px = in->px;
 	struct schema_errors	 errs;
 	struct beckn_paths	 bp;
-	struct evbuffer		*ack;
 	char			 key[SIG_ID_MAX * 2 + 160], paths[512];
 	char			 msg[SCHEMA_PATH_LEN + SCHEMA_MESSAGE_LEN + 8];
 	char			*body;
@@ -183,6 +228,12 @@ accept_message(struct inbound *in)
 		return;
 	}
 
+	if (in->p->role == BECKN_ROLE_GATEWAY) {
+		in->rreq = registry_lookup_participants(px->registry, "BPP",
+		    in->domain, NULL, bpps_cb, in);
+		return;
+	}
+
 	/* Hand the body to the delivery queue without copying it. */
 	body = http_request_steal_body(in->req, &len);
 	if (deliver_enqueue(px->deliver, in->p, in->action->name, in->sender,
@@ -195,18 +246,7 @@ accept_message(struct inbound *in)
 	if (in->p->role == BECKN_ROLE_BAP && in->message_id != NULL)
 		sync_offer(px->sync, in->message_id, in->action, in->body);
 
-	px->stats.inbound_acked++;
-	log_info("network: ACK %s %s from %s (message_id %s)",
-	    in->p->subscriber_id, in->action->name, in->sender,
-	    in->message_id != NULL ? in->message_id : "-");
-	if ((ack = evbuffer_new()) != NULL && beckn_ack_write(ack) == 0)
-		http_reply_buffer(in->req, 200, "application/json", NULL, ack);
-	else
-		http_reply(in->req, 200, "application/json", NULL,
-		    "{\"message\":{\"ack\":{\"status\":\"ACK\"}}}", 36);
-	if (ack != NULL)
-		evbuffer_free(ack);
-	inbound_free(in);
+	ack(in);
 }
 
 static void
@@ -342,6 +382,7 @@ proxy_inbound(struct http_request *req, void *arg)
 	}
 	in->message_id = proxy_json_str(ctx, "message_id");
 	in->transaction_id = proxy_json_str(ctx, "transaction_id");
+	in->domain = proxy_json_str(ctx, "domain");
 	ctxaction = proxy_json_str(ctx, "action");
 	if (ctxaction == NULL || strcmp(ctxaction, action->name) != 0) {
 		snprintf(msg, sizeof(msg), "context.action \"%s\" does not "

@@ -491,8 +491,11 @@ proxy_outbound(struct http_request *req, void *arg)
 	fill.subscriber_uri = ob->p->subscriber_url;
 	if (beckn_context_complete(ob->body, &fill, px->clock, err,
 	    sizeof(err)) == -1) {
-		outbound_fail(ob, strstr(err, "context.action") != NULL ?
-		    BECKN_ERR_ACTION_MISMATCH : BECKN_ERR_CONTEXT, NULL, err);
+		if (strstr(err, "context.action") != NULL)
+			outbound_fail(ob, BECKN_ERR_ACTION_MISMATCH,
+			    "/context/action", err);
+		else
+			outbound_fail(ob, BECKN_ERR_CONTEXT, NULL, err);
 		return;
 	}
 	ob->ctx = json_object_object_get(ob->body, "context");

@@ -347,8 +347,8 @@ enum sig_err
 sig_check_time(const struct sig_header *h, int64_t now, int64_t skew)
 {
 	/* created/expires have at most 15 digits (parser); clamp the rest. */
-	if (now < 0)
-		now = 0;
+	if (now < -TIME_CLAMP)
+		now = -TIME_CLAMP;
 	if (now > TIME_CLAMP)
 		now = TIME_CLAMP;
 	if (skew < 0)

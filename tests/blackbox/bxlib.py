@@ -24,7 +24,6 @@ import os
 import re
 import shlex
 import signal
-import socket
 import subprocess
 import threading
 import time
@@ -582,13 +581,3 @@ def raw_context(body):
     except ValueError:
         return None
     return text[len(prefix):end]
-
-
-def free_port():
-    """A port nobody listens on right now (for 'nothing is there' URLs
-    we keep bound by a recording server instead, see StubServer)."""
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    p = s.getsockname()[1]
-    s.close()
-    return p
