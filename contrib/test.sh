@@ -60,6 +60,18 @@ if [ "${BECKND_QUICK:-0}" != 1 ]; then
 		fi
 	done
 
+	echo "== valgrind: black-box suite (every becknd under valgrind)"
+	if ! (cd build/check && env BECKND_BIN="$(pwd)/becknd" \
+	    BECKND_SRCDIR="$(pwd)/../.." \
+	    BECKND_SHARED="${BECKND_SHARED:-$(pwd)/../../../shared}" \
+	    BECKND_WRAPPER="valgrind -q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite" \
+	    python3 ../../tests/blackbox/run.py >blackbox.valgrind.log 2>&1); then
+		tail -40 build/check/blackbox.valgrind.log
+		echo "FAIL: black-box suite under valgrind"
+		status=1
+	fi
+	tail -1 build/check/blackbox.valgrind.log
+
 	echo "== distcheck"
 	(cd build/check && make -j"$jobs" distcheck \
 	    DISTCHECK_CONFIGURE_FLAGS=--enable-werror >distcheck.log 2>&1) || {
@@ -75,14 +87,18 @@ trs=$(for d in $logs; do ls "$d"/tests/*.trs 2>/dev/null; done)
 skipped=$(cat $trs /dev/null | grep -c ':test-result: SKIP' || true)
 failed_progs=$(cat $trs /dev/null | grep -c ':test-result: \(FAIL\|ERROR\)' || true)
 [ "$failed_progs" = 0 ] || status=1
-counts=$(cat $(for d in $logs; do ls "$d"/tests/*.log 2>/dev/null; done) \
-    /dev/null | awk '
+counts=$(cat $(for d in $logs; do ls "$d"/tests/*.log "$d"/tests/*/*.log \
+    "$d"/*.valgrind.log 2>/dev/null; done) /dev/null | awk '
 	/Checks: [0-9]+, Failures: [0-9]+, Errors: [0-9]+/ {
 		for (i = 1; i <= NF; i++) {
 			if ($i == "Checks:") c += $(i + 1)
 			if ($i == "Failures:") f += $(i + 1)
 			if ($i == "Errors:") e += $(i + 1)
 		}
+	}
+	# The Python black-box runners end with "name: N passed, M failed".
+	/^[a-z]+: [0-9]+ passed, [0-9]+ failed/ {
+		c += $2 + $4; f += $4
 	}
 	END { printf "%d %d\n", c - f - e, f + e }')
 set -- $counts

@@ -176,13 +176,13 @@ START_TEST(participant_checks)
 	    "exactly one of private_key_file and private_key");
 	expect_error("participants:\n  - subscriber_id: a\n    key_id: k\n"
 	    "    private_key_file: /nonexistent/key\n"
-	    "    subscriber_url: https://a/x\n    webhook: http://h/\n", 2,
+	    "    subscriber_url: https://a/x\n    webhook: http://h/\n", 4,
 	    "/nonexistent/key");
 	/* Public half that does not match the seed. */
 	expect_error("participants:\n  - subscriber_id: a\n    key_id: k\n"
 	    "    private_key: AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8AoQe/"
 	    "884Qvh1w3RjnS8CZZ+TWMJulDV8d3IZkElUxuA==\n"
-	    "    subscriber_url: https://a/x\n    webhook: http://h/\n", 2,
+	    "    subscriber_url: https://a/x\n    webhook: http://h/\n", 4,
 	    "does not match the seed");
 	expect_error("participants:\n  - subscriber_id: a\n    key_id: k\n"
 	    "    private_key: " KEY64 "\n"

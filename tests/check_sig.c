@@ -1602,140 +1602,9 @@ END_TEST
 
 /* The CLI, as a real process. */
 
-#define RUN_TIMEOUT_S	30
-
-struct run {
-	char	*out;
-	char	*err;
-	size_t	 outlen;
-	size_t	 errlen;
-	int	 status;	/* exit status, or 128 + signal */
-};
-
-static const char *
-becknd_bin(void)
-{
-	const char	*b = getenv("BECKND_BIN");
-
-	if (b == NULL || *b == '\0')
-		ck_abort_msg("BECKND_BIN is not set (run the tests with "
-		    "make check)");
-	return b;
-}
 
 static void
-drain(int *fd, char **buf, size_t *len)
-{
-	char	 chunk[16384];
-	ssize_t	 n;
-
-	n = read(*fd, chunk, sizeof(chunk));
-	if (n > 0) {
-		*buf = xrealloc(*buf, *len + (size_t)n + 1);
-		memcpy(*buf + *len, chunk, (size_t)n);
-		*len += (size_t)n;
-		(*buf)[*len] = '\0';
-	} else if (n == 0 || (errno != EINTR && errno != EAGAIN)) {
-		close(*fd);
-		*fd = -1;
-	}
-}
-
-/*
- * Run becknd with args (NULL-terminated, without argv[0]), feeding in on
- * stdin; collect stdout, stderr and the exit status.  No shell involved.
- */
-static void
-run_cli(struct run *r, const void *in, size_t inlen, const char *const *args)
-{
-	const char	*argv[32];
-	struct pollfd	 pfd[3];
-	int		 pin[2], pout[2], perr[2], st;
-	size_t		 i, off = 0;
-	ssize_t		 n;
-	pid_t		 pid;
-	time_t		 deadline;
-
-	memset(r, 0, sizeof(*r));
-	r->out = xstrdup("");
-	r->err = xstrdup("");
-	argv[0] = becknd_bin();
-	for (i = 0; args[i] != NULL; i++) {
-		ck_assert_uint_lt(i + 2, sizeof(argv) / sizeof(argv[0]));
-		argv[i + 1] = args[i];
-	}
-	argv[i + 1] = NULL;
-	ck_assert(pipe2(pin, O_CLOEXEC) == 0 && pipe2(pout, O_CLOEXEC) == 0 &&
-	    pipe2(perr, O_CLOEXEC) == 0);
-	fflush(NULL);
-	if ((pid = fork()) == -1)
-		ck_abort_msg("fork: %s", strerror(errno));
-	if (pid == 0) {
-		signal(SIGPIPE, SIG_DFL);
-		if (dup2(pin[0], 0) == -1 || dup2(pout[1], 1) == -1 ||
-		    dup2(perr[1], 2) == -1)
-			_exit(126);
-		alarm(RUN_TIMEOUT_S);
-		execv(argv[0], (char *const *)argv);
-		_exit(127);
-	}
-	close(pin[0]);
-	close(pout[1]);
-	close(perr[1]);
-	(void)fcntl(pin[1], F_SETFL, O_NONBLOCK);
-	if (inlen == 0) {
-		close(pin[1]);
-		pin[1] = -1;
-	}
-	deadline = time(NULL) + RUN_TIMEOUT_S + 5;
-	while (pout[0] != -1 || perr[0] != -1) {
-		pfd[0].fd = pout[0];
-		pfd[0].events = POLLIN;
-		pfd[1].fd = perr[0];
-		pfd[1].events = POLLIN;
-		pfd[2].fd = pin[1];
-		pfd[2].events = POLLOUT;
-		if (poll(pfd, 3, 1000) == -1) {
-			ck_assert_int_eq(errno, EINTR);
-			continue;
-		}
-		ck_assert_msg(time(NULL) < deadline, "becknd %s: no end after "
-		    "%d s", args[0], RUN_TIMEOUT_S);
-		if (pin[1] != -1 && pfd[2].revents != 0) {
-			n = write(pin[1], (const char *)in + off, inlen - off);
-			if (n > 0)
-				off += (size_t)n;
-			if (off == inlen || (n == -1 && errno != EAGAIN &&
-			    errno != EINTR)) {
-				close(pin[1]);	/* done, or EPIPE */
-				pin[1] = -1;
-			}
-		}
-		if (pout[0] != -1 && pfd[0].revents != 0)
-			drain(&pout[0], &r->out, &r->outlen);
-		if (perr[0] != -1 && pfd[1].revents != 0)
-			drain(&perr[0], &r->err, &r->errlen);
-	}
-	if (pin[1] != -1)
-		close(pin[1]);
-	while (waitpid(pid, &st, 0) == -1)
-		ck_assert_int_eq(errno, EINTR);
-	r->status = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
-}
-
-static void
-run_free(struct run *r)
-{
-	free(r->out);
-	free(r->err);
-	memset(r, 0, sizeof(*r));
-}
-
-#define RUN(r, in, inlen, ...) \
-	run_cli((r), (in), (inlen), (const char *const[]){ __VA_ARGS__, NULL })
-
-static void
-assert_run(const struct run *r, int status, const char *out, const char *what)
+assert_run(const struct test_run *r, int status, const char *out, const char *what)
 {
 	ck_assert_msg(r->status == status, "%s: exit %d, expected %d; "
 	    "stdout [%s] stderr [%s]", what, r->status, status, r->out,
@@ -1765,15 +1634,15 @@ static char *
 cli_sign_hdr(const char *key, const void *body, size_t len,
     const char *created, const char *expires)
 {
-	struct run	 r;
+	struct test_run	 r;
 	char		*hdr;
 
 	if (created != NULL)
-		RUN(&r, body, len, "sign", "--private-key", key,
+		TEST_RUN(&r, body, len, "sign", "--private-key", key,
 		    "--subscriber-id", SUB, "--key-id", KID, "--created",
 		    created, "--expires", expires);
 	else
-		RUN(&r, body, len, "sign", "--private-key", key,
+		TEST_RUN(&r, body, len, "sign", "--private-key", key,
 		    "--subscriber-id", SUB, "--key-id", KID);
 	assert_run(&r, 0, NULL, "sign");
 	ck_assert_str_eq(r.err, "");
@@ -1781,7 +1650,7 @@ cli_sign_hdr(const char *key, const void *body, size_t len,
 	ck_assert_int_eq(r.out[r.outlen - 1], '\n');
 	ck_assert_ptr_null(memchr(r.out, '\n', r.outlen - 1));
 	hdr = xstrndup(r.out, r.outlen - 1);
-	run_free(&r);
+	test_run_free(&r);
 	return hdr;
 }
 
@@ -1797,12 +1666,12 @@ all_b64(const char *s, size_t n)
 
 START_TEST(cli_keygen_round_trip)
 {
-	struct run	 r, r2;
+	struct test_run	 r, r2;
 	char		 priv[89], pub[45], *hdr;
 	const char	*l2;
 	unsigned char	 raw[64];
 
-	RUN(&r, NULL, 0, "keygen");
+	TEST_RUN(&r, NULL, 0, "keygen");
 	assert_run(&r, 0, NULL, "keygen");
 	ck_assert_str_eq(r.err, "");
 	/* Exactly two lines: 20 + 88 + 1 and 19 + 44 + 1 bytes. */
@@ -1822,23 +1691,23 @@ START_TEST(cli_keygen_round_trip)
 	ck_assert_int_eq(b64_decode(pub, 44, raw, 32), 32);
 
 	hdr = cli_sign_hdr(priv, "{}", 2, "1700000000", "1700000300");
-	RUN(&r2, "{}", 2, "verify", "--public-key", pub, "--authorization",
+	TEST_RUN(&r2, "{}", 2, "verify", "--public-key", pub, "--authorization",
 	    hdr, "--now", "1700000000");
 	assert_run(&r2, 0, "ok\n", "verify keygen pair");
-	run_free(&r2);
+	test_run_free(&r2);
 	free(hdr);
 	/* A second run gives another key. */
-	RUN(&r2, NULL, 0, "keygen");
+	TEST_RUN(&r2, NULL, 0, "keygen");
 	assert_run(&r2, 0, NULL, "keygen again");
 	ck_assert_str_ne(r2.out, r.out);
-	run_free(&r2);
-	run_free(&r);
+	test_run_free(&r2);
+	test_run_free(&r);
 }
 END_TEST
 
 START_TEST(cli_sign_defaults)
 {
-	struct run		 r;
+	struct test_run		 r;
 	struct sig_header	 h;
 	char			*hdr;
 	time_t			 t0, t1;
@@ -1853,45 +1722,45 @@ START_TEST(cli_sign_defaults)
 	    "in [%lld, %lld]", (long long)h.created, (long long)t0,
 	    (long long)t1);
 	ck_assert(h.expires == h.created + 300);
-	RUN(&r, "{\"a\":1}", 7, "verify", "--public-key", pub_a_b64,
+	TEST_RUN(&r, "{\"a\":1}", 7, "verify", "--public-key", pub_a_b64,
 	    "--authorization", hdr);
 	assert_run(&r, 0, "ok\n", "verify defaults");
 	ck_assert_str_eq(r.err, "");
-	run_free(&r);
+	test_run_free(&r);
 	free(hdr);
 
 	/* --expires alone: created is now. */
-	RUN(&r, "x", 1, "sign", "--private-key", priv_a_b64,
+	TEST_RUN(&r, "x", 1, "sign", "--private-key", priv_a_b64,
 	    "--subscriber-id", SUB, "--key-id", KID, "--expires",
 	    "99999999999");
 	assert_run(&r, 0, NULL, "sign --expires only");
 	ck_assert_int_eq(sig_header_parse(r.out, r.outlen - 1, &h), SIG_OK);
 	ck_assert(h.created >= t0 && h.expires == 99999999999LL);
-	run_free(&r);
+	test_run_free(&r);
 }
 END_TEST
 
 START_TEST(cli_body_bytes_kept)
 {
 	static const char	 bin[] = "a\0b\r\n\0";
-	struct run		 r;
+	struct test_run		 r;
 	char			*hdr;
 
 	hdr = cli_sign_hdr(priv_a_b64, "x\n", 2, "1700000000", "1700000300");
-	RUN(&r, "x", 1, "verify", "--public-key", pub_a_b64,
+	TEST_RUN(&r, "x", 1, "verify", "--public-key", pub_a_b64,
 	    "--authorization", hdr, "--now", "1700000000");
 	assert_run(&r, 1, NULL, "verify without the newline");
 	ck_assert_str_eq(r.out, "bad signature: it does not match the body "
 	    "digest under this key\n");
-	run_free(&r);
-	RUN(&r, "x\n", 2, "verify", "--public-key", pub_a_b64,
+	test_run_free(&r);
+	TEST_RUN(&r, "x\n", 2, "verify", "--public-key", pub_a_b64,
 	    "--authorization", hdr, "--now", "1700000000");
 	assert_run(&r, 0, "ok\n", "verify with the newline");
-	run_free(&r);
-	RUN(&r, "x\r\n", 3, "verify", "--public-key", pub_a_b64,
+	test_run_free(&r);
+	TEST_RUN(&r, "x\r\n", 3, "verify", "--public-key", pub_a_b64,
 	    "--authorization", hdr, "--now", "1700000000");
 	assert_run(&r, 1, NULL, "verify CRLF");
-	run_free(&r);
+	test_run_free(&r);
 	free(hdr);
 
 	/* NUL bytes and CR travel too; the header equals the library's. */
@@ -1906,116 +1775,116 @@ START_TEST(cli_body_bytes_kept)
 		free(lib);
 		sig_key_free(k);
 	}
-	RUN(&r, bin, sizeof(bin) - 1, "verify", "--public-key", pub_a_b64,
+	TEST_RUN(&r, bin, sizeof(bin) - 1, "verify", "--public-key", pub_a_b64,
 	    "--authorization", hdr, "--now", "1700000000");
 	assert_run(&r, 0, "ok\n", "verify binary");
-	run_free(&r);
-	RUN(&r, bin, 1, "verify", "--public-key", pub_a_b64,
+	test_run_free(&r);
+	TEST_RUN(&r, bin, 1, "verify", "--public-key", pub_a_b64,
 	    "--authorization", hdr, "--now", "1700000000");
 	assert_run(&r, 1, NULL, "verify binary cut at the NUL");
-	run_free(&r);
+	test_run_free(&r);
 	free(hdr);
 }
 END_TEST
 
 START_TEST(cli_verify_reasons)
 {
-	struct run	 r;
+	struct test_run	 r;
 	char		*hdr, *bad;
 	const char	*p;
 
 	hdr = cli_sign_hdr(priv_a_b64, "{}", 2, "1700000000", "1700000300");
 	/* Expiry at the skew boundary (default 5 s) and past it. */
-	RUN(&r, "{}", 2, "verify", "--public-key", pub_a_b64,
+	TEST_RUN(&r, "{}", 2, "verify", "--public-key", pub_a_b64,
 	    "--authorization", hdr, "--now", "1700000305");
 	assert_run(&r, 0, "ok\n", "verify at expires + 5");
-	run_free(&r);
-	RUN(&r, "{}", 2, "verify", "--public-key", pub_a_b64,
+	test_run_free(&r);
+	TEST_RUN(&r, "{}", 2, "verify", "--public-key", pub_a_b64,
 	    "--authorization", hdr, "--now", "1700000306");
 	assert_run(&r, 1, "expired\n", "verify at expires + 6");
-	run_free(&r);
-	RUN(&r, "{}", 2, "verify", "--public-key", pub_a_b64,
+	test_run_free(&r);
+	TEST_RUN(&r, "{}", 2, "verify", "--public-key", pub_a_b64,
 	    "--authorization", hdr, "--now", "1700000306", "--skew", "6");
 	assert_run(&r, 0, "ok\n", "verify --skew 6");
-	run_free(&r);
-	RUN(&r, "{}", 2, "verify", "--public-key", pub_a_b64,
+	test_run_free(&r);
+	TEST_RUN(&r, "{}", 2, "verify", "--public-key", pub_a_b64,
 	    "--authorization", hdr, "--now", "1699999995");
 	assert_run(&r, 0, "ok\n", "verify at created - 5");
-	run_free(&r);
-	RUN(&r, "{}", 2, "verify", "--public-key", pub_a_b64,
+	test_run_free(&r);
+	TEST_RUN(&r, "{}", 2, "verify", "--public-key", pub_a_b64,
 	    "--authorization", hdr, "--now", "1699999994");
 	assert_run(&r, 1, "not yet valid: created is in the future\n",
 	    "verify at created - 6");
-	run_free(&r);
-	RUN(&r, "{}", 2, "verify", "--public-key", pub_a_b64,
+	test_run_free(&r);
+	TEST_RUN(&r, "{}", 2, "verify", "--public-key", pub_a_b64,
 	    "--authorization", hdr, "--now", "1699999994", "--skew", "0");
 	assert_run(&r, 1, NULL, "verify --skew 0");
 	ck_assert(strncmp(r.out, "not yet valid", 13) == 0);
-	run_free(&r);
+	test_run_free(&r);
 
 	/* Malformed: the attribute is named. */
 	p = strstr(hdr, ",created=");
 	ck_assert_ptr_nonnull(p);
 	xasprintf(&bad, "%.*s%s", (int)(p - hdr), hdr,
 	    strstr(p, ",expires="));
-	RUN(&r, "{}", 2, "verify", "--public-key", pub_a_b64,
+	TEST_RUN(&r, "{}", 2, "verify", "--public-key", pub_a_b64,
 	    "--authorization", bad, "--now", "1700000000");
 	assert_run(&r, 1, "malformed header: missing attribute \"created\"\n",
 	    "verify without created");
-	run_free(&r);
+	test_run_free(&r);
 	free(bad);
 	xasprintf(&bad, "%s,keyId=\"x|y|ed25519\"", hdr);
-	RUN(&r, "{}", 2, "verify", "--public-key", pub_a_b64,
+	TEST_RUN(&r, "{}", 2, "verify", "--public-key", pub_a_b64,
 	    "--authorization", bad, "--now", "1700000000");
 	assert_run(&r, 1, "malformed header: duplicate attribute \"keyId\"\n",
 	    "verify with keyId twice");
-	run_free(&r);
+	test_run_free(&r);
 	free(bad);
-	RUN(&r, "{}", 2, "verify", "--public-key", pub_a_b64,
+	TEST_RUN(&r, "{}", 2, "verify", "--public-key", pub_a_b64,
 	    "--authorization", "Bearer abc", "--now", "1700000000");
 	assert_run(&r, 1, "malformed header: scheme is not Signature\n",
 	    "verify Bearer");
-	run_free(&r);
+	test_run_free(&r);
 
 	/* Bad signature: other key, other body. */
-	RUN(&r, "{}", 2, "verify", "--public-key", pub_b_b64,
+	TEST_RUN(&r, "{}", 2, "verify", "--public-key", pub_b_b64,
 	    "--authorization", hdr, "--now", "1700000000");
 	assert_run(&r, 1, "bad signature: it does not match the body digest "
 	    "under this key\n", "verify with key B");
-	run_free(&r);
-	RUN(&r, "{ }", 3, "verify", "--public-key", pub_a_b64,
+	test_run_free(&r);
+	TEST_RUN(&r, "{ }", 3, "verify", "--public-key", pub_a_b64,
 	    "--authorization", hdr, "--now", "1700000000");
 	assert_run(&r, 1, NULL, "verify other body");
 	ck_assert(strncmp(r.out, "bad signature", 13) == 0);
-	run_free(&r);
+	test_run_free(&r);
 	free(hdr);
 }
 END_TEST
 
 START_TEST(cli_verify_digest_option)
 {
-	struct run	 r;
+	struct test_run	 r;
 	char		*hdr, d[SIG_DIGEST_B64_LEN], *opt;
 
 	hdr = cli_sign_hdr(priv_a_b64, "{}", 2, "1700000000", "1700000300");
 	ck_assert_int_eq(sig_digest("{}", 2, d), 0);
 	xasprintf(&opt, "BLAKE-512=%s", d);
-	RUN(&r, "{}", 2, "verify", "--public-key", pub_a_b64,
+	TEST_RUN(&r, "{}", 2, "verify", "--public-key", pub_a_b64,
 	    "--authorization", hdr, "--now", "1700000000", "--digest", opt);
 	assert_run(&r, 0, "ok\n", "verify --digest BLAKE-512=");
-	run_free(&r);
-	RUN(&r, "{}", 2, "verify", "--public-key", pub_a_b64,
+	test_run_free(&r);
+	TEST_RUN(&r, "{}", 2, "verify", "--public-key", pub_a_b64,
 	    "--authorization", hdr, "--now", "1700000000", "--digest", d);
 	assert_run(&r, 0, "ok\n", "verify --digest bare");
-	run_free(&r);
+	test_run_free(&r);
 	free(opt);
 	ck_assert_int_eq(sig_digest("{ }", 3, d), 0);
 	xasprintf(&opt, "BLAKE-512=%s", d);
-	RUN(&r, "{}", 2, "verify", "--public-key", pub_a_b64,
+	TEST_RUN(&r, "{}", 2, "verify", "--public-key", pub_a_b64,
 	    "--authorization", hdr, "--now", "1700000000", "--digest", opt);
 	assert_run(&r, 1, "bad digest: the body does not match the digest\n",
 	    "verify --digest mismatch");
-	run_free(&r);
+	test_run_free(&r);
 	free(opt);
 	free(hdr);
 }
@@ -2056,23 +1925,23 @@ START_TEST(cli_usage_errors)
 		    "--authorization", "x", "--skew", "-1", NULL },
 		(const char *const[]){ "frobnicate", NULL },
 	};
-	struct run	 r;
+	struct test_run	 r;
 	size_t		 i;
 
 	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-		run_cli(&r, NULL, 0, cases[i]);
+		test_run_cli(&r, NULL, 0, cases[i]);
 		ck_assert_msg(r.status == 2, "case %zu (%s %s): exit %d, "
 		    "stderr [%s]", i, cases[i][0], cases[i][1] == NULL ? "" :
 		    cases[i][1], r.status, r.err);
 		ck_assert_msg(r.errlen > 0, "case %zu: nothing on stderr", i);
 		ck_assert_msg(r.outlen == 0, "case %zu: stdout [%s]", i,
 		    r.out);
-		run_free(&r);
+		test_run_free(&r);
 	}
-	run_cli(&r, NULL, 0, (const char *const[]){ NULL });
+	test_run_cli(&r, NULL, 0, (const char *const[]){ NULL });
 	ck_assert_int_eq(r.status, 2);
 	ck_assert_ptr_nonnull(strstr(r.err, "usage"));
-	run_free(&r);
+	test_run_free(&r);
 }
 END_TEST
 
@@ -2080,11 +1949,11 @@ START_TEST(cli_help_version)
 {
 	static const char *const subs[] = { "keygen", "sign", "verify",
 	    "validate", "lookup" };
-	struct run	 r;
+	struct test_run	 r;
 	char		*want;
 	size_t		 i;
 
-	RUN(&r, NULL, 0, "--help");
+	TEST_RUN(&r, NULL, 0, "--help");
 	assert_run(&r, 0, NULL, "--help");
 	for (i = 0; i < 5; i++) {
 		xasprintf(&want, "becknd %s", subs[i]);
@@ -2092,10 +1961,10 @@ START_TEST(cli_help_version)
 		    "list %s", subs[i]);
 		free(want);
 	}
-	run_free(&r);
-	RUN(&r, NULL, 0, "--version");
+	test_run_free(&r);
+	TEST_RUN(&r, NULL, 0, "--version");
 	assert_run(&r, 0, "becknd " PACKAGE_VERSION "\n", "--version");
-	run_free(&r);
+	test_run_free(&r);
 }
 END_TEST
 
@@ -2103,43 +1972,43 @@ START_TEST(cli_private_key_never_printed)
 {
 	unsigned char	 raw[64];
 	char		 mixed[89], *path, *arg;
-	struct run	 r;
+	struct test_run	 r;
 
 	ck_assert_int_eq(b64_decode(priv_a_b64, 88, raw, sizeof(raw)), 64);
 	ck_assert_int_eq(b64_decode(pub_b_b64, 44, raw + 32, 32), 32);
 	b64_encode(raw, 64, mixed);
-	RUN(&r, "{}", 2, "sign", "--private-key", mixed, "--subscriber-id",
+	TEST_RUN(&r, "{}", 2, "sign", "--private-key", mixed, "--subscriber-id",
 	    SUB, "--key-id", KID);
 	assert_run(&r, 1, "", "sign with a mismatched key");
 	ck_assert_ptr_nonnull(strstr(r.err, "does not match the seed"));
 	assert_no_secret(r.err, mixed, "sign stderr");
 	assert_no_secret(r.err, seed_a_b64, "sign stderr");
-	run_free(&r);
+	test_run_free(&r);
 
 	path = temp_file(mixed);
 	xasprintf(&arg, "@%s", path);
-	RUN(&r, "{}", 2, "sign", "--private-key", arg, "--subscriber-id",
+	TEST_RUN(&r, "{}", 2, "sign", "--private-key", arg, "--subscriber-id",
 	    SUB, "--key-id", KID);
 	assert_run(&r, 1, "", "sign with a mismatched key file");
 	assert_no_secret(r.err, mixed, "sign @file stderr");
-	run_free(&r);
+	test_run_free(&r);
 	unlink(path);
 	free(path);
 	free(arg);
 
 	/* A private key where a public one belongs. */
-	RUN(&r, "{}", 2, "verify", "--public-key", priv_a_b64,
+	TEST_RUN(&r, "{}", 2, "verify", "--public-key", priv_a_b64,
 	    "--authorization", "Signature x=\"y\"");
 	assert_run(&r, 1, "", "verify with a private key");
 	assert_no_secret(r.err, priv_a_b64, "verify stderr");
-	run_free(&r);
+	test_run_free(&r);
 	/* Garbage key text. */
-	RUN(&r, "{}", 2, "sign", "--private-key", "AAAAAAAAAAAAAAAAAAAAAAAAAAAA"
+	TEST_RUN(&r, "{}", 2, "sign", "--private-key", "AAAAAAAAAAAAAAAAAAAAAAAAAAAA"
 	    "AAAAAAAAAAAAAAAAAAAA", "--subscriber-id", SUB, "--key-id", KID);
 	assert_run(&r, 1, "", "sign with a 36-byte key");
 	assert_no_secret(r.err, "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA",
 	    "sign short key stderr");
-	run_free(&r);
+	test_run_free(&r);
 }
 END_TEST
 
@@ -2149,7 +2018,7 @@ START_TEST(cli_key_forms)
 	EVP_PKEY	*pkey;
 	char		*ppem, *upem, *pp, *up, *ap, *au, *ref, *hdr;
 	char		*seedfile, *as, *pubfile, *ak;
-	struct run	 r;
+	struct test_run	 r;
 	size_t		 i;
 
 	for (i = 0; i < 32; i++)
@@ -2178,28 +2047,28 @@ START_TEST(cli_key_forms)
 	ck_assert_str_eq(hdr, ref);
 	free(hdr);
 
-	RUN(&r, "{}", 2, "verify", "--public-key", au, "--authorization", ref,
+	TEST_RUN(&r, "{}", 2, "verify", "--public-key", au, "--authorization", ref,
 	    "--now", "1700000000");
 	assert_run(&r, 0, "ok\n", "verify with PEM file");
-	run_free(&r);
-	RUN(&r, "{}", 2, "verify", "--public-key", upem, "--authorization",
+	test_run_free(&r);
+	TEST_RUN(&r, "{}", 2, "verify", "--public-key", upem, "--authorization",
 	    ref, "--now", "1700000000");
 	assert_run(&r, 0, "ok\n", "verify with PEM text");
-	run_free(&r);
+	test_run_free(&r);
 	xasprintf(&ak, "%s\n", pub_a_b64);
 	pubfile = temp_file(ak);
 	free(ak);
 	xasprintf(&ak, "@%s", pubfile);
-	RUN(&r, "{}", 2, "verify", "--public-key", ak, "--authorization", ref,
+	TEST_RUN(&r, "{}", 2, "verify", "--public-key", ak, "--authorization", ref,
 	    "--now", "1700000000");
 	assert_run(&r, 0, "ok\n", "verify with key file + newline");
-	run_free(&r);
+	test_run_free(&r);
 	/* A missing key file: exit 1, the path named. */
-	RUN(&r, "{}", 2, "verify", "--public-key", "@/nonexistent/key",
+	TEST_RUN(&r, "{}", 2, "verify", "--public-key", "@/nonexistent/key",
 	    "--authorization", ref, "--now", "1700000000");
 	assert_run(&r, 1, "", "verify with a missing key file");
 	ck_assert_ptr_nonnull(strstr(r.err, "/nonexistent/key"));
-	run_free(&r);
+	test_run_free(&r);
 
 	unlink(pp);
 	unlink(up);
@@ -2263,7 +2132,7 @@ START_TEST(cli_encrypted_pem_refused_without_prompt)
 		goto out;
 	}
 	(void)fcntl(m, F_SETFL, O_NONBLOCK);
-	argv[0] = becknd_bin();
+	argv[0] = test_becknd_bin();
 	argv[1] = "sign";
 	argv[2] = "--private-key";
 	argv[3] = arg;
@@ -2327,13 +2196,13 @@ START_TEST(cli_sign_far_future_created)
 {
 	static const char *const created[] = { "999999999999999",
 	    "1000000000000000", "9223372036854775807" };
-	struct run	 r, v;
+	struct test_run	 r, v;
 	size_t		 i;
 	char		*hdr, fail[2048];
 
 	for (i = 0; i < 3; i++) {
 		fail[0] = '\0';
-		RUN(&r, "{}", 2, "sign", "--private-key", priv_a_b64,
+		TEST_RUN(&r, "{}", 2, "sign", "--private-key", priv_a_b64,
 		    "--subscriber-id", SUB, "--key-id", KID, "--created",
 		    created[i]);
 		if (r.status == 2) {
@@ -2345,17 +2214,17 @@ START_TEST(cli_sign_far_future_created)
 			    "stderr [%s]", created[i], r.status, r.err);
 		} else {
 			hdr = xstrndup(r.out, r.outlen - 1);
-			RUN(&v, "{}", 2, "verify", "--public-key", pub_a_b64,
+			TEST_RUN(&v, "{}", 2, "verify", "--public-key", pub_a_b64,
 			    "--authorization", hdr, "--now", created[i]);
 			if (v.status != 0 || strcmp(v.out, "ok\n") != 0)
 				snprintf(fail, sizeof(fail), "sign --created %s "
 				    "printed\n  %s\nwhich verify --now %s "
 				    "rejects: exit %d, %s", created[i], hdr,
 				    created[i], v.status, v.out);
-			run_free(&v);
+			test_run_free(&v);
 			free(hdr);
 		}
-		run_free(&r);
+		test_run_free(&r);
 		/* Free first: under CK_FORK=no a failure does not return. */
 		ck_assert_msg(fail[0] == '\0', "%s", fail);
 	}

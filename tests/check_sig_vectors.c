@@ -472,137 +472,9 @@ END_TEST
 
 /* The same vectors through the real binary. */
 
-#define RUN_TIMEOUT_S	30
-
-struct run {
-	char	*out;
-	char	*err;
-	size_t	 outlen;
-	size_t	 errlen;
-	int	 status;	/* exit status, or 128 + signal */
-};
-
-static const char *
-becknd_bin(void)
-{
-	const char	*b = getenv("BECKND_BIN");
-
-	if (b == NULL || *b == '\0')
-		ck_abort_msg("BECKND_BIN is not set (run the tests with "
-		    "make check)");
-	return b;
-}
 
 static void
-drain(int *fd, char **buf, size_t *len)
-{
-	char	 chunk[16384];
-	ssize_t	 n;
-
-	n = read(*fd, chunk, sizeof(chunk));
-	if (n > 0) {
-		*buf = xrealloc(*buf, *len + (size_t)n + 1);
-		memcpy(*buf + *len, chunk, (size_t)n);
-		*len += (size_t)n;
-		(*buf)[*len] = '\0';
-	} else if (n == 0 || (errno != EINTR && errno != EAGAIN)) {
-		close(*fd);
-		*fd = -1;
-	}
-}
-
-/* Run becknd with args (without argv[0]) and stdin in; no shell. */
-static void
-run_cli(struct run *r, const void *in, size_t inlen, const char *const *args)
-{
-	const char	*argv[32];
-	struct pollfd	 pfd[3];
-	int		 pin[2], pout[2], perr[2], st;
-	size_t		 i, off = 0;
-	ssize_t		 n;
-	pid_t		 pid;
-	time_t		 deadline;
-
-	memset(r, 0, sizeof(*r));
-	r->out = xstrdup("");
-	r->err = xstrdup("");
-	argv[0] = becknd_bin();
-	for (i = 0; args[i] != NULL; i++) {
-		ck_assert_uint_lt(i + 2, sizeof(argv) / sizeof(argv[0]));
-		argv[i + 1] = args[i];
-	}
-	argv[i + 1] = NULL;
-	ck_assert(pipe2(pin, O_CLOEXEC) == 0 && pipe2(pout, O_CLOEXEC) == 0 &&
-	    pipe2(perr, O_CLOEXEC) == 0);
-	fflush(NULL);
-	if ((pid = fork()) == -1)
-		ck_abort_msg("fork: %s", strerror(errno));
-	if (pid == 0) {
-		signal(SIGPIPE, SIG_DFL);
-		if (dup2(pin[0], 0) == -1 || dup2(pout[1], 1) == -1 ||
-		    dup2(perr[1], 2) == -1)
-			_exit(126);
-		alarm(RUN_TIMEOUT_S);
-		execv(argv[0], (char *const *)argv);
-		_exit(127);
-	}
-	close(pin[0]);
-	close(pout[1]);
-	close(perr[1]);
-	(void)fcntl(pin[1], F_SETFL, O_NONBLOCK);
-	if (inlen == 0) {
-		close(pin[1]);
-		pin[1] = -1;
-	}
-	deadline = time(NULL) + RUN_TIMEOUT_S + 5;
-	while (pout[0] != -1 || perr[0] != -1) {
-		pfd[0].fd = pout[0];
-		pfd[0].events = POLLIN;
-		pfd[1].fd = perr[0];
-		pfd[1].events = POLLIN;
-		pfd[2].fd = pin[1];
-		pfd[2].events = POLLOUT;
-		if (poll(pfd, 3, 1000) == -1) {
-			ck_assert_int_eq(errno, EINTR);
-			continue;
-		}
-		ck_assert_msg(time(NULL) < deadline, "becknd %s: no end after "
-		    "%d s", args[0], RUN_TIMEOUT_S);
-		if (pin[1] != -1 && pfd[2].revents != 0) {
-			n = write(pin[1], (const char *)in + off, inlen - off);
-			if (n > 0)
-				off += (size_t)n;
-			if (off == inlen || (n == -1 && errno != EAGAIN &&
-			    errno != EINTR)) {
-				close(pin[1]);
-				pin[1] = -1;
-			}
-		}
-		if (pout[0] != -1 && pfd[0].revents != 0)
-			drain(&pout[0], &r->out, &r->outlen);
-		if (perr[0] != -1 && pfd[1].revents != 0)
-			drain(&perr[0], &r->err, &r->errlen);
-	}
-	if (pin[1] != -1)
-		close(pin[1]);
-	while (waitpid(pid, &st, 0) == -1)
-		ck_assert_int_eq(errno, EINTR);
-	r->status = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
-}
-
-static void
-run_free(struct run *r)
-{
-	free(r->out);
-	free(r->err);
-	memset(r, 0, sizeof(*r));
-}
-
-#define RUN(r, in, inlen, ...) \
-	run_cli((r), (in), (inlen), (const char *const[]){ __VA_ARGS__, NULL })
-
-static void
-assert_run(const struct run *r, int status, const char *out, const char *id,
+assert_run(const struct test_run *r, int status, const char *out, const char *id,
     const char *what)
 {
 	ck_assert_msg(r->status == status && strcmp(r->out, out) == 0,
@@ -634,15 +506,15 @@ cli_sign_expect(const char *id, const char *key, const char *what,
     const struct sig_header *h, const char *created, const char *expires,
     const char *body, size_t len, const char *want)
 {
-	struct run	 r;
+	struct test_run	 r;
 
-	RUN(&r, body, len, "sign", "--private-key", key, "--subscriber-id",
+	TEST_RUN(&r, body, len, "sign", "--private-key", key, "--subscriber-id",
 	    h->subscriber_id, "--key-id", h->key_id, "--created", created,
 	    "--expires", expires);
 	assert_run(&r, 0, want, id, what);
 	ck_assert_msg(r.errlen == 0, "vector %s, %s: stderr [%s]", id, what,
 	    r.err);
-	run_free(&r);
+	test_run_free(&r);
 }
 
 static void
@@ -652,7 +524,7 @@ positive_cli(json_object *e, const char *id)
 	struct sig_header	 h;
 	char			*body, *want, *karg, *kpath, created[24];
 	char			 expires[24];
-	struct run		 r;
+	struct test_run		 r;
 	size_t			 len;
 
 	body = entry_body(e, "body", &len);
@@ -686,23 +558,23 @@ positive_cli(json_object *e, const char *id)
 		free(karg);
 	}
 
-	RUN(&r, body, len, "verify", "--public-key", pub, "--authorization",
+	TEST_RUN(&r, body, len, "verify", "--public-key", pub, "--authorization",
 	    hv, "--now", created);
 	assert_run(&r, 0, "ok\n", id, "verify");
-	run_free(&r);
+	test_run_free(&r);
 	karg = temp_key_file(pub, &kpath);
-	RUN(&r, body, len, "verify", "--public-key", karg, "--authorization",
+	TEST_RUN(&r, body, len, "verify", "--public-key", karg, "--authorization",
 	    hv, "--now", created);
 	assert_run(&r, 0, "ok\n", id, "verify @file");
-	run_free(&r);
+	test_run_free(&r);
 	unlink(kpath);
 	free(kpath);
 	free(karg);
 	/* Without --now it is years past expiry. */
-	RUN(&r, body, len, "verify", "--public-key", pub, "--authorization",
+	TEST_RUN(&r, body, len, "verify", "--public-key", pub, "--authorization",
 	    hv);
 	assert_run(&r, 1, "expired\n", id, "verify today");
-	run_free(&r);
+	test_run_free(&r);
 
 	free(want);
 	free(body);
@@ -713,16 +585,16 @@ cli_expect_bad_signature(const char *id, const char *pub, const char *hdr,
     int64_t created, const char *body, size_t len)
 {
 	char		 now[24], want[200];
-	struct run	 r;
+	struct test_run	 r;
 
 	snprintf(now, sizeof(now), "%lld", (long long)created);
 	snprintf(want, sizeof(want), "%s\n",
 	    sig_strerror(SIG_E_BAD_SIGNATURE));
 	ck_assert(strncmp(want, "bad signature", 13) == 0);
-	RUN(&r, body, len, "verify", "--public-key", pub, "--authorization",
+	TEST_RUN(&r, body, len, "verify", "--public-key", pub, "--authorization",
 	    hdr, "--now", now);
 	assert_run(&r, 1, want, id, "verify");
-	run_free(&r);
+	test_run_free(&r);
 }
 
 static void

@@ -3,10 +3,16 @@
  */
 #include "config.h"
 
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
 #include <ftw.h>
 #include <unistd.h>
 
@@ -100,3 +106,127 @@ test_rmtree(const char *dir)
 {
 	nftw(dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
 }
+
+/* Running the real binary. */
+
+#define RUN_TIMEOUT_S	30
+
+const char *
+test_becknd_bin(void)
+{
+	const char	*b = getenv("BECKND_BIN");
+
+	if (b == NULL || *b == '\0')
+		ck_abort_msg("BECKND_BIN is not set (run the tests with "
+		    "make check)");
+	return b;
+}
+
+static void
+run_drain(int *fd, char **buf, size_t *len)
+{
+	char	 chunk[16384];
+	ssize_t	 n;
+
+	n = read(*fd, chunk, sizeof(chunk));
+	if (n > 0) {
+		*buf = xrealloc(*buf, *len + (size_t)n + 1);
+		memcpy(*buf + *len, chunk, (size_t)n);
+		*len += (size_t)n;
+		(*buf)[*len] = '\0';
+	} else if (n == 0 || (errno != EINTR && errno != EAGAIN)) {
+		close(*fd);
+		*fd = -1;
+	}
+}
+
+/*
+ * Run becknd with args (NULL-terminated, without argv[0]), feeding in on
+ * stdin; collect stdout, stderr and the exit status.  No shell involved.
+ */
+void
+test_run_cli(struct test_run *r, const void *in, size_t inlen, const char *const *args)
+{
+	const char	*argv[32];
+	struct pollfd	 pfd[3];
+	int		 pin[2], pout[2], perr[2], st;
+	size_t		 i, off = 0;
+	ssize_t		 n;
+	pid_t		 pid;
+	time_t		 deadline;
+
+	memset(r, 0, sizeof(*r));
+	r->out = xstrdup("");
+	r->err = xstrdup("");
+	argv[0] = test_becknd_bin();
+	for (i = 0; args[i] != NULL; i++) {
+		ck_assert_uint_lt(i + 2, sizeof(argv) / sizeof(argv[0]));
+		argv[i + 1] = args[i];
+	}
+	argv[i + 1] = NULL;
+	ck_assert(pipe2(pin, O_CLOEXEC) == 0 && pipe2(pout, O_CLOEXEC) == 0 &&
+	    pipe2(perr, O_CLOEXEC) == 0);
+	fflush(NULL);
+	if ((pid = fork()) == -1)
+		ck_abort_msg("fork: %s", strerror(errno));
+	if (pid == 0) {
+		signal(SIGPIPE, SIG_DFL);
+		if (dup2(pin[0], 0) == -1 || dup2(pout[1], 1) == -1 ||
+		    dup2(perr[1], 2) == -1)
+			_exit(126);
+		alarm(RUN_TIMEOUT_S);
+		execv(argv[0], (char *const *)argv);
+		_exit(127);
+	}
+	close(pin[0]);
+	close(pout[1]);
+	close(perr[1]);
+	(void)fcntl(pin[1], F_SETFL, O_NONBLOCK);
+	if (inlen == 0) {
+		close(pin[1]);
+		pin[1] = -1;
+	}
+	deadline = time(NULL) + RUN_TIMEOUT_S + 5;
+	while (pout[0] != -1 || perr[0] != -1) {
+		pfd[0].fd = pout[0];
+		pfd[0].events = POLLIN;
+		pfd[1].fd = perr[0];
+		pfd[1].events = POLLIN;
+		pfd[2].fd = pin[1];
+		pfd[2].events = POLLOUT;
+		if (poll(pfd, 3, 1000) == -1) {
+			ck_assert_int_eq(errno, EINTR);
+			continue;
+		}
+		ck_assert_msg(time(NULL) < deadline, "becknd %s: no end after "
+		    "%d s", args[0], RUN_TIMEOUT_S);
+		if (pin[1] != -1 && pfd[2].revents != 0) {
+			n = write(pin[1], (const char *)in + off, inlen - off);
+			if (n > 0)
+				off += (size_t)n;
+			if (off == inlen || (n == -1 && errno != EAGAIN &&
+			    errno != EINTR)) {
+				close(pin[1]);	/* done, or EPIPE */
+				pin[1] = -1;
+			}
+		}
+		if (pout[0] != -1 && pfd[0].revents != 0)
+			run_drain(&pout[0], &r->out, &r->outlen);
+		if (perr[0] != -1 && pfd[1].revents != 0)
+			run_drain(&perr[0], &r->err, &r->errlen);
+	}
+	if (pin[1] != -1)
+		close(pin[1]);
+	while (waitpid(pid, &st, 0) == -1)
+		ck_assert_int_eq(errno, EINTR);
+	r->status = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+}
+
+void
+test_run_free(struct test_run *r)
+{
+	free(r->out);
+	free(r->err);
+	memset(r, 0, sizeof(*r));
+}
+

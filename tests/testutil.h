@@ -33,4 +33,26 @@ void		 test_rmtree(const char *dir);
  */
 int		 test_run_suite(Suite *);
 
+/* A run of the real becknd binary ($BECKND_BIN). */
+struct test_run {
+	char	*out;
+	char	*err;
+	size_t	 outlen;
+	size_t	 errlen;
+	int	 status;	/* exit status, or 128 + signal */
+};
+
+/* $BECKND_BIN; aborts the test when unset. */
+const char	*test_becknd_bin(void);
+/*
+ * Run becknd with args (NULL-terminated, without argv[0]), feeding in on
+ * stdin; collect stdout, stderr and the exit status.  No shell; bounded
+ * to 30 s.
+ */
+void		 test_run_cli(struct test_run *, const void *in, size_t inlen,
+		    const char *const *args);
+void		 test_run_free(struct test_run *);
+#define TEST_RUN(r, in, inlen, ...) \
+	test_run_cli((r), (in), (inlen), (const char *const[]){ __VA_ARGS__, NULL })
+
 #endif

@@ -494,6 +494,11 @@ parse_map(struct loader *l, yaml_node_t *map, const char *prefix,
 		if ((k = find_key(name, scope)) != NULL) {
 			if (set_value(l, k, vn, base) == -1)
 				return -1;
+			/* Key errors are found later: remember where. */
+			if (scope == SCOPE_PARTICIPANT &&
+			    strncmp(ks, "private_key", 11) == 0)
+				((struct conf_participant *)base)->key_line =
+				    node_line(kn);
 			continue;
 		}
 		if (scope == SCOPE_CONF && *prefix == '\0' &&
@@ -553,7 +558,7 @@ conf_defaults(struct conf *c)
 	c->read_timeout_ms = 30000;
 	c->max_connections = 10000;
 	c->webhook_timeout_ms = 10000;
-	c->webhook_retries = 5;
+	c->webhook_retries = 0;		/* until delivered */
 	c->webhook_backoff_ms = 500;
 	c->webhook_backoff_max_ms = 30000;
 	c->queue_size = 10000;
@@ -647,9 +652,9 @@ load_key(struct loader *l, struct conf_participant *p, size_t idx)
 	}
 	if (p->private_key_file != NULL) {
 		if ((f = fopen(p->private_key_file, "r")) == NULL) {
-			lerr(l, p->line, "participants[%zu].private_key_file: "
-			    "%s: %s", idx, p->private_key_file,
-			    strerror(errno));
+			lerr(l, p->key_line, "participants[%zu]."
+			    "private_key_file: %s: %s", idx,
+			    p->private_key_file, strerror(errno));
 			return -1;
 		}
 		text = xmalloc(8193);
@@ -660,8 +665,9 @@ load_key(struct loader *l, struct conf_participant *p, size_t idx)
 		explicit_wipe(text, 8193);
 		free(text);
 		if (p->key == NULL) {
-			lerr(l, p->line, "participants[%zu].private_key_file: "
-			    "%s: %s", idx, p->private_key_file, why);
+			lerr(l, p->key_line, "participants[%zu]."
+			    "private_key_file: %s: %s", idx,
+			    p->private_key_file, why);
 			return -1;
 		}
 		return 0;
@@ -669,7 +675,8 @@ load_key(struct loader *l, struct conf_participant *p, size_t idx)
 	p->key = sig_key_private_parse(p->private_key, strlen(p->private_key),
 	    why, sizeof(why));
 	if (p->key == NULL) {
-		lerr(l, p->line, "participants[%zu].private_key: %s", idx, why);
+		lerr(l, p->key_line, "participants[%zu].private_key: %s", idx,
+		    why);
 		return -1;
 	}
 	return 0;

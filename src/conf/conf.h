@@ -36,6 +36,7 @@ struct conf_participant {
 	char		**domains;
 	size_t		 ndomains;
 	int		 line;		/* where the entry starts */
+	int		 key_line;	/* where its private key is given */
 };
 
 struct conf {

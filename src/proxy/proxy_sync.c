@@ -26,6 +26,7 @@ struct sync_wait {
 	char				*message_id;
 	const struct beckn_action	*expect;
 	int				 collect_all;
+	int				 answered;	/* first callback in */
 	json_object			*responses;
 	struct event			*timer;
 	sync_done_cb			 done;
@@ -136,11 +137,12 @@ sync_offer(struct sync_table *t, const char *message_id,
 	struct timeval		 now = { 0, 0 };
 
 	TAILQ_FOREACH(w, &t->waits, entry) {
-		if (w->expect != action || strcmp(w->message_id, message_id) !=
-		    0)
+		if (w->answered || w->expect != action ||
+		    strcmp(w->message_id, message_id) != 0)
 			continue;
 		json_object_array_add(w->responses, json_object_get(body));
 		if (!w->collect_all) {
+			w->answered = 1;
 			/* Answer from the loop, not from inside the caller. */
 			event_free(w->timer);
 			w->timer = evtimer_new(t->base, first_cb, w);

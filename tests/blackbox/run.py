@@ -13,6 +13,10 @@ Environment:
                           -q": daemons and `-t` checks run under it
   BECKND_BLACKBOX_SLOW    time factor for waits (default 1, 6 with a wrapper)
   BECKND_BLACKBOX_KEEP=1  keep the temporary folder (configs, logs)
+  BX_SHOW_NACKS=1         print every NACK the negative tests received
+  BECKND_BLACKBOX_SKIP    comma-separated name substrings: those tests are
+                          reported as skipped (e.g. while a known bug is
+                          being fixed)
 
 Topology (see README.md in this folder):
 
@@ -66,6 +70,8 @@ SCHEMAS = [os.path.join(SRCDIR, "schemas", "core", "transaction.yaml"),
            os.path.join(SRCDIR, "schemas", "onest", "onest-policy.yaml")]
 VERBOSE = "-v" in sys.argv
 ONLY = sys.argv[sys.argv.index("-k") + 1] if "-k" in sys.argv else None
+SKIP = [x.strip() for x in
+        (os.environ.get("BECKND_BLACKBOX_SKIP") or "").split(",") if x.strip()]
 
 PAIRS = [("search", "on_search"), ("select", "on_select"), ("init", "on_init"),
          ("confirm", "on_confirm"), ("status", "on_status"),
@@ -509,6 +515,10 @@ def run_all():
         if ONLY and ONLY not in name and not name.startswith("teardown"):
             continue
         t0 = time.monotonic()
+        if any(x in name for x in SKIP):
+            RESULTS["skip"] += 1
+            log("SKIP: %s: BECKND_BLACKBOX_SKIP" % name)
+            continue
         try:
             if needs_net:
                 if W.net is None and W.net_error is None:
@@ -1313,7 +1323,8 @@ def t_teardown():
                 else ""))
         if reps:
             problems.append("%s: %s" % (d.name, " | ".join(reps[:5])))
-    check(W.daemons, "no daemon ran")
+    if not W.daemons:
+        raise Skip("no daemon ran")
     check(not problems, "; ".join(problems))
 
 
