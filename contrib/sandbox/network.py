@@ -497,6 +497,42 @@ def curl_lines(net):
     ]
 
 
+def show_path(net):
+    """The log lines of the flow's search and confirm, hop by hop."""
+    def lines(name, rx):
+        r = re.compile(rx)
+        return [l for l in net.log_lines(name) if r.search(l)]
+
+    def show(name, rx, limit=1):
+        for l in lines(name, rx)[:limit]:
+            net.say("  %-9s %s" % (name, l))
+
+    fwd = lines("gateway", r"^gateway: search \S+ forwarded")
+    if fwd:
+        mid = fwd[0].split()[2]
+        net.say("  search (message_id %s):" % mid)
+        show("bap", r"^client: .* search \(message_id %s\)" % mid)
+        show("gateway", r"^network: ACK .*\(message_id %s\)" % mid)
+        show("gateway", r"^gateway: search %s forwarded" % mid)
+        for n in ("bpp1", "bpp2"):
+            show(n, r"^network: ACK .* search .*\(message_id %s\)" % mid)
+            show(n + "-app", r": search ")
+            show(n, r"^client: .* on_search \(message_id %s\)" % mid)
+        show("bap", r"^network: ACK .* on_search .*\(message_id %s\)" % mid,
+             2)
+    for n in ("bpp1", "bpp2"):
+        conf = lines(n, r"^network: ACK .* confirm from .*\(message_id ")
+        if not conf:
+            continue
+        mid = conf[0].rsplit(" ", 1)[-1].rstrip(")")
+        net.say("  confirm (message_id %s):" % mid)
+        show("bap", r"^client: .* confirm \(message_id %s\)" % mid)
+        show(n, r"^network: ACK .* confirm .*\(message_id %s\)" % mid)
+        show(n + "-app", r": confirm: ")
+        show(n, r"^client: .* on_confirm \(message_id %s\)" % mid)
+        show("bap", r"^network: ACK .* on_confirm .*\(message_id %s\)" % mid)
+
+
 def demo(a):
     out = sys.stdout
     keep = a.keep or os.environ.get("BECKND_DEMO_KEEP", "") not in ("", "0")
@@ -568,24 +604,8 @@ def demo(a):
              "flow", "--adaptor", bap.client_url, "--query", a.query,
              "--check-webhook", bap.app_url], timeout=120)
         say()
-        say("== what the network logged")
-        picks = [
-            ("gateway", r"^gateway: search .* forwarded"),
-            ("bap", r"^client: .* search .* ACKed"),
-            ("bpp1", r"^network: ACK .* search from"),
-            ("bpp2", r"^network: ACK .* search from"),
-            ("bpp1-app", r"."), ("bpp2-app", r"."),
-            ("bpp1", r"^network: ACK .* confirm from"),
-            ("bpp2", r"^network: ACK .* confirm from"),
-            ("bap", r"^network: ACK .* on_confirm from"),
-        ]
-        for name, rx in picks:
-            r = re.compile(rx)
-            lines = [l for l in net.log_lines(name) if r.search(l)]
-            if name.endswith("-app"):
-                lines = [l for l in lines if "ACK" in l or "error" in l]
-            for l in lines[:6]:
-                say("  %-9s %s" % (name, l))
+        say("== what the network logged, along the path of the messages")
+        show_path(net)
         if flow.returncode != 0:
             raise NetworkError("the flow failed (exit %d); logs in %s" % (
                 flow.returncode, os.path.join(net.workdir, "logs")))
