@@ -43,6 +43,12 @@ static const struct subcommand {
 	  "lookup -c CONFIG SUBSCRIBER_ID [KEY_ID]\n"
 	  "      Print the registry record becknd would use for a subscriber\n"
 	  "      (and key), or why there is none.\n" },
+	{ "register", cli_register,
+	  "register -c CONFIG [-f FILE] [--valid-for DURATION]\n"
+	  "      Add (or update) the configuration's participants in a file\n"
+	  "      registry (registry.file, or FILE): one SUBSCRIBED record per\n"
+	  "      participant and domain with its public key, valid for a year\n"
+	  "      by default.\n" },
 };
 
 #define NSUBCOMMANDS (sizeof(subcommands) / sizeof(subcommands[0]))

@@ -263,6 +263,59 @@ START_TEST(missing_file)
 }
 END_TEST
 
+/*
+ * `becknd register` writes records that `becknd lookup` (the daemon's own
+ * registry client) accepts; running it again replaces, not duplicates.
+ */
+START_TEST(register_then_lookup)
+{
+	struct test_run	 r;
+	char		 cpath[300], rpath[300], text[1024];
+	char		*json;
+	FILE		*f;
+
+	snprintf(rpath, sizeof(rpath), "%s/reg.json", dir);
+	snprintf(cpath, sizeof(cpath), "%s/reg.yaml", dir);
+	snprintf(text, sizeof(text), "registry: { file: reg.json }\n%s",
+	    base_participant);
+	ck_assert_ptr_nonnull(f = fopen(cpath, "w"));
+	fputs(text, f);
+	fclose(f);
+	unlink(rpath);
+
+	/* No file yet: register creates it. */
+	TEST_RUN(&r, NULL, 0, "register", "-c", cpath);
+	ck_assert_msg(r.status == 0, "register: %s", r.err);
+	snprintf(text, sizeof(text), "registered bap.example.org (BAP, key "
+	    "k1, domain onest:courses) in %s\n", rpath);
+	ck_assert_str_eq(r.out, text);
+	test_run_free(&r);
+	TEST_RUN(&r, NULL, 0, "register", "-c", cpath);
+	ck_assert_int_eq(r.status, 0);
+	test_run_free(&r);
+	json = test_read_file(rpath, NULL);
+	/* One record, not two, after the second run. */
+	ck_assert_ptr_nonnull(strstr(json, "\"bap.example.org\""));
+	ck_assert_ptr_null(strstr(strstr(json, "\"bap.example.org\"") + 1,
+	    "\"bap.example.org\""));
+	ck_assert_ptr_nonnull(strstr(json, "\"SUBSCRIBED\""));
+	/* The public key of KEY64 (seed 0x00..0x1f). */
+	ck_assert_ptr_nonnull(strstr(json,
+	    "A6EHv/POEL4dcN0Y50vAmWfk1jCbpQ1fHdyGZBJVMbg="));
+	free(json);
+
+	TEST_RUN(&r, NULL, 0, "lookup", "-c", cpath, "bap.example.org", "k1");
+	ck_assert_msg(r.status == 0, "lookup: %s %s", r.out, r.err);
+	ck_assert_ptr_nonnull(strstr(r.out,
+	    "A6EHv/POEL4dcN0Y50vAmWfk1jCbpQ1fHdyGZBJVMbg="));
+	test_run_free(&r);
+
+	TEST_RUN(&r, NULL, 0, "register", "-c", "/nonexistent.yaml");
+	ck_assert_int_eq(r.status, 2);
+	test_run_free(&r);
+}
+END_TEST
+
 int
 main(void)
 {
@@ -277,6 +330,7 @@ main(void)
 	tcase_add_test(tc, key_file_and_gateway);
 	tcase_add_test(tc, key_table_lists_every_key);
 	tcase_add_test(tc, missing_file);
+	tcase_add_test(tc, register_then_lookup);
 	suite_add_tcase(s, tc);
 	if (mkdtemp(dir) == NULL)
 		return 99;

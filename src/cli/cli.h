@@ -16,6 +16,7 @@ int	cli_sign(int, char **);
 int	cli_verify(int, char **);
 int	cli_validate(int, char **);
 int	cli_lookup(int, char **);
+int	cli_register(int, char **);
 /* becknd -c CONFIG [-t]: run the adaptor, or check its configuration. */
 int	cli_daemon(int, char **);
 
