@@ -51,7 +51,8 @@ struct conf_key {
 };
 
 #define C(n, t, f)		{ n, t, SCOPE_CONF, offsetof(struct conf, f), 0, 0 }
-#define CN(n, t, f, lo, hi)	{ n, t, SCOPE_CONF, offsetof(struct conf, f), lo, hi }
+#define CN(n, t, f, lo, hi)	{ n, t, SCOPE_CONF, \
+				  offsetof(struct conf, f), lo, hi }
 #define P(n, t, f)		{ n, t, SCOPE_PARTICIPANT, \
 				  offsetof(struct conf_participant, f), 0, 0 }
 

@@ -36,6 +36,8 @@
 #include "util/log.h"
 #include "util/xmalloc.h"
 
+/* How becknd serialises what it signs and sends: compact, "/" as is. */
+#define WIRE_FLAGS	(JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE)
 #define SYNC_WAIT_MAX_MS	(5 * 60 * 1000)
 #define SYNC_WAIT_DEFAULT_MS	(30 * 1000)
 
@@ -165,7 +167,7 @@ outbound_answer(struct outbound *ob)
 		return;		/* the sync wait answers later */
 
 	ctxjson = json_object_to_json_string_length(ob->ctx,
-	    JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE, &ctxlen);
+	    WIRE_FLAGS, &ctxlen);
 	if ((buf = evbuffer_new()) == NULL) {
 		outbound_fail(ob, BECKN_ERR_INTERNAL, NULL, "out of memory");
 		return;
@@ -173,7 +175,7 @@ outbound_answer(struct outbound *ob)
 	if (ob->sync && acked) {
 		evbuffer_add_printf(buf, "{\"context\":%s,\"responses\":%s}",
 		    ctxjson, json_object_to_json_string_ext(ob->responses,
-		    JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
+		    WIRE_FLAGS));
 	} else if (acked) {
 		beckn_ack_write_ctx(buf, ctxjson, ctxlen, NULL);
 	} else {
@@ -390,6 +392,29 @@ peer_cb(const struct registry_result *res, void *arg)
 	forward(ob);
 }
 
+/* Requests go to bpp_uri, callbacks to bap_uri, once the registry
+ * confirms the URI belongs to the named participant. */
+static void
+route_to_peer(struct outbound *ob)
+{
+	const char	*idkey, *urikey;
+	char		 err[300], paths[64];
+
+	idkey = ob->action->kind == BECKN_REQUEST ? "bpp_id" : "bap_id";
+	urikey = ob->action->kind == BECKN_REQUEST ? "bpp_uri" : "bap_uri";
+	if (proxy_json_str(ob->ctx, idkey) == NULL ||
+	    proxy_json_str(ob->ctx, urikey) == NULL) {
+		snprintf(err, sizeof(err), "context.%s and context.%s are "
+		    "required for %s", idkey, urikey, ob->action->name);
+		snprintf(paths, sizeof(paths), "/context/%s", idkey);
+		outbound_fail(ob, BECKN_ERR_CONTEXT, paths, err);
+		return;
+	}
+	ob->rreq = registry_lookup_participants(ob->px->registry,
+	    ob->action->kind == BECKN_REQUEST ? "BPP" : "BAP", NULL,
+	    proxy_json_str(ob->ctx, idkey), peer_cb, ob);
+}
+
 /* "sync=true&wait=PT5S" */
 static int
 parse_query(struct outbound *ob, const char *q, char *err, size_t errlen)
@@ -519,8 +544,8 @@ proxy_outbound(struct http_request *req, void *arg)
 	}
 
 	/* The bytes we sign are the bytes we send: serialise once. */
-	ob->wire = json_object_to_json_string_length(ob->body,
-	    JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE, &ob->wirelen);
+	ob->wire = json_object_to_json_string_length(ob->body, WIRE_FLAGS,
+	    &ob->wirelen);
 	now = clock_now_s(px->clock);
 	hdr = sig_sign_header(ob->p->key, ob->p->subscriber_id, ob->p->key_id,
 	    now, now + px->conf->signature_ttl_ms / 1000, ob->wire,
@@ -543,23 +568,5 @@ proxy_outbound(struct http_request *req, void *arg)
 		    proxy_json_str(ob->ctx, "domain"), gateways_cb, ob);
 		return;
 	}
-	{
-		const char *idkey = action->kind == BECKN_REQUEST ? "bpp_id" :
-		    "bap_id";
-		const char *urikey = action->kind == BECKN_REQUEST ? "bpp_uri" :
-		    "bap_uri";
-
-		if (proxy_json_str(ob->ctx, idkey) == NULL ||
-		    proxy_json_str(ob->ctx, urikey) == NULL) {
-			snprintf(err, sizeof(err), "context.%s and context.%s "
-			    "are required for %s", idkey, urikey,
-			    action->name);
-			snprintf(paths, sizeof(paths), "/context/%s", idkey);
-			outbound_fail(ob, BECKN_ERR_CONTEXT, paths, err);
-			return;
-		}
-		ob->rreq = registry_lookup_participants(px->registry,
-		    action->kind == BECKN_REQUEST ? "BPP" : "BAP", NULL,
-		    proxy_json_str(ob->ctx, idkey), peer_cb, ob);
-	}
+	route_to_peer(ob);
 }

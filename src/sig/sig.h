@@ -77,7 +77,8 @@ int		 sig_signing_string(int64_t created, int64_t expires,
 
 /*
  * Sign body and return the header value (xmalloc'd; caller frees), or NULL
- * on a key/OpenSSL failure or an empty id or one holding '|' or '"'.  digest_b64 may be NULL to have it computed.
+ * on a key/OpenSSL failure or an empty id or one holding '|' or '"'.
+ * digest_b64 may be NULL to have it computed.
  */
 char		*sig_sign_header(const struct sig_key *,
 		    const char *subscriber_id, const char *key_id,
