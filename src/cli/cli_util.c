@@ -12,43 +12,8 @@
 #include <unistd.h>
 
 #include "cli/cli.h"
+#include "util/readfile.h"
 #include "util/xmalloc.h"
-
-static char *
-read_fd(int fd, size_t max, size_t *lenp)
-{
-	char	*buf = NULL;
-	size_t	 len = 0, cap = 0;
-	ssize_t	 n;
-
-	for (;;) {
-		if (cap - len < 65536) {
-			cap = cap == 0 ? 65536 : cap * 2;
-			buf = xrealloc(buf, cap + 1);
-		}
-		n = read(fd, buf + len, cap - len);
-		if (n == -1) {
-			if (errno == EINTR)
-				continue;
-			goto fail;
-		}
-		if (n == 0)
-			break;
-		len += (size_t)n;
-		if (len > max) {
-			errno = EFBIG;
-			goto fail;
-		}
-	}
-	if (buf == NULL)
-		buf = xmalloc(1);
-	buf[len] = '\0';
-	*lenp = len;
-	return buf;
-fail:
-	free(buf);
-	return NULL;
-}
 
 char *
 cli_read_stdin(size_t max, size_t *len)
@@ -59,16 +24,7 @@ cli_read_stdin(size_t max, size_t *len)
 char *
 cli_read_file(const char *path, size_t max, size_t *len)
 {
-	char	*buf;
-	int	 fd, saved;
-
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1)
-		return NULL;
-	buf = read_fd(fd, max, len);
-	saved = errno;
-	close(fd);
-	errno = saved;
-	return buf;
+	return read_file(path, max, len);
 }
 
 char *

@@ -20,11 +20,13 @@
 
 #include "conf/conf.h"
 #include "util/duration.h"
+#include "util/readfile.h"
 #include "util/xmalloc.h"
 
 #define CONF_FILE_MAX		(1 << 20)
 #define CONF_PARTICIPANTS_MAX	256
 #define CONF_LIST_MAX		64
+#define KEY_FILE_MAX		8192
 
 enum ck_type {
 	CK_STR,
@@ -644,7 +646,6 @@ load_key(struct loader *l, struct conf_participant *p, size_t idx)
 {
 	char	 why[160], *text = NULL;
 	size_t	 len;
-	FILE	*f;
 
 	if ((p->private_key_file == NULL) == (p->private_key == NULL)) {
 		lerr(l, p->line, "participants[%zu]: set exactly one of "
@@ -652,18 +653,16 @@ load_key(struct loader *l, struct conf_participant *p, size_t idx)
 		return -1;
 	}
 	if (p->private_key_file != NULL) {
-		if ((f = fopen(p->private_key_file, "r")) == NULL) {
+		if ((text = read_file(p->private_key_file, KEY_FILE_MAX,
+		    &len)) == NULL) {
 			lerr(l, p->key_line, "participants[%zu]."
 			    "private_key_file: %s: %s", idx,
-			    p->private_key_file, strerror(errno));
+			    p->private_key_file, errno == EFBIG ?
+			    "too large for a key file" : strerror(errno));
 			return -1;
 		}
-		text = xmalloc(8193);
-		len = fread(text, 1, 8192, f);
-		fclose(f);
-		text[len] = '\0';
 		p->key = sig_key_private_parse(text, len, why, sizeof(why));
-		explicit_wipe(text, 8193);
+		explicit_wipe(text, len);
 		free(text);
 		if (p->key == NULL) {
 			lerr(l, p->key_line, "participants[%zu]."

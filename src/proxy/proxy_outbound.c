@@ -330,6 +330,19 @@ same_url(const char *a, const char *b)
 	return la == lb && strncasecmp(a, b, la) == 0;
 }
 
+/* The registry could not answer: 503, the app may retry. 1 if answered. */
+static int
+registry_down(struct outbound *ob, const struct registry_result *res)
+{
+	char	 msg[300];
+
+	if (res->status != REGISTRY_UNAVAILABLE)
+		return 0;
+	snprintf(msg, sizeof(msg), "registry unavailable: %s", res->reason);
+	outbound_fail(ob, BECKN_ERR_BUSY, NULL, msg);
+	return 1;
+}
+
 static void
 gateways_cb(const struct registry_result *res, void *arg)
 {
@@ -338,12 +351,8 @@ gateways_cb(const struct registry_result *res, void *arg)
 	size_t		 i;
 
 	ob->rreq = NULL;
-	if (res->status == REGISTRY_UNAVAILABLE) {
-		snprintf(msg, sizeof(msg), "registry unavailable: %s",
-		    res->reason);
-		outbound_fail(ob, BECKN_ERR_BUSY, NULL, msg);
+	if (registry_down(ob, res))
 		return;
-	}
 	for (i = 0; i < res->nrecords; i++)
 		if (res->records[i]->url != NULL)
 			add_target(ob, res->records[i]->url);
@@ -370,12 +379,8 @@ peer_cb(const struct registry_result *res, void *arg)
 	urikey = ob->action->kind == BECKN_REQUEST ? "bpp_uri" : "bap_uri";
 	id = proxy_json_str(ob->ctx, idkey);
 	uri = proxy_json_str(ob->ctx, urikey);
-	if (res->status == REGISTRY_UNAVAILABLE) {
-		snprintf(msg, sizeof(msg), "registry unavailable: %s",
-		    res->reason);
-		outbound_fail(ob, BECKN_ERR_BUSY, NULL, msg);
+	if (registry_down(ob, res))
 		return;
-	}
 	for (i = 0; i < res->nrecords; i++)
 		if (res->records[i]->url != NULL &&
 		    same_url(res->records[i]->url, uri))

@@ -24,6 +24,7 @@
 #include <yaml.h>
 
 #include "schema/schema_int.h"
+#include "util/readfile.h"
 #include "util/xmalloc.h"
 
 #define YAML_MAX_DEPTH	512
@@ -392,38 +393,17 @@ struct sdoc *
 sdoc_load(struct schema_set *set, const char *path, char *err, size_t errlen)
 {
 	struct sdoc	*d;
-	FILE		*f;
-	char		*buf = NULL;
-	size_t		 len = 0, cap = 0, n;
+	char		*buf;
+	size_t		 len;
 
 	for (d = set->docs; d != NULL; d = d->next)
 		if (strcmp(d->path, path) == 0)
 			return d;
-	if ((f = fopen(path, "rb")) == NULL) {
-		snprintf(err, errlen, "%s:0: %s", path, strerror(errno));
+	if ((buf = read_file(path, DOC_MAX_SIZE, &len)) == NULL) {
+		snprintf(err, errlen, "%s:0: %s", path, errno == EFBIG ?
+		    "file too large" : strerror(errno));
 		return NULL;
 	}
-	for (;;) {
-		if (cap - len < 65536) {
-			cap = cap == 0 ? 65536 : cap * 2;
-			buf = xrealloc(buf, cap + 1);
-		}
-		n = fread(buf + len, 1, cap - len, f);
-		len += n;
-		if (n == 0)
-			break;
-		if (len > DOC_MAX_SIZE) {
-			snprintf(err, errlen, "%s:0: file too large", path);
-			goto fail;
-		}
-	}
-	if (ferror(f)) {
-		snprintf(err, errlen, "%s:0: read error", path);
-		goto fail;
-	}
-	fclose(f);
-	f = NULL;
-	buf[len] = '\0';
 	d = sdoc_parse(path, buf, len, err, errlen);
 	free(buf);
 	if (d == NULL)
@@ -431,11 +411,6 @@ sdoc_load(struct schema_set *set, const char *path, char *err, size_t errlen)
 	d->next = set->docs;
 	set->docs = d;
 	return d;
-fail:
-	if (f != NULL)
-		fclose(f);
-	free(buf);
-	return NULL;
 }
 
 void
