@@ -73,17 +73,6 @@ proxy_parse_json(const char *buf, size_t len, char *err, size_t errlen)
 	return obj;
 }
 
-const char *
-proxy_json_str(json_object *obj, const char *key)
-{
-	json_object	*v;
-
-	if (obj == NULL || !json_object_object_get_ex(obj, key, &v) ||
-	    !json_object_is_type(v, json_type_string))
-		return NULL;
-	return json_object_get_string(v);
-}
-
 void
 proxy_reply_error(struct http_request *req, enum beckn_err e,
     const char *paths, const char *message, const char *const *extra)
@@ -104,26 +93,12 @@ proxy_reply_error(struct http_request *req, enum beckn_err e,
 }
 
 /* Errors the HTTP layer answers itself (limits, framing) as NACKs. */
+/* Errors the HTTP layer answers itself (limits, framing) as NACKs. */
 static const char *
 error_body(int status, const char *why, struct evbuffer *out, void *arg)
 {
-	enum beckn_err	 e;
-
-	switch (status) {
-	case 413:
-		e = BECKN_ERR_TOO_LARGE;
-		break;
-	case 408:
-	case 411:
-	case 431:
-	case 501:
-	case 505:
-	default:
-		e = BECKN_ERR_INVALID_JSON;
-		break;
-	}
 	if (status == 413)
-		beckn_error_write(out, e, NULL, why);
+		beckn_error_write(out, BECKN_ERR_TOO_LARGE, NULL, why);
 	else
 		beckn_nack_write(out, BECKN_CODE_INVALID_REQUEST, NULL, why);
 	return "application/json";

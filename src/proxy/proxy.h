@@ -32,6 +32,7 @@
 #include "conf/conf.h"
 #include "schema/schema.h"
 #include "util/clock.h"
+#include "util/json.h"
 
 struct event_base;
 struct evbuffer;
@@ -124,8 +125,6 @@ void		 proxy_reply_error(struct http_request *, enum beckn_err,
 /* Parse a message body once. NULL and a reason on failure. */
 json_object	*proxy_parse_json(const char *, size_t, char *err,
 		    size_t errlen);
-/* The string member key of obj, or NULL. */
-const char	*proxy_json_str(json_object *obj, const char *key);
 
 /* proxy_inbound.c: the network listener's handler. */
 void		 proxy_inbound(struct http_request *, void *proxy);

@@ -380,10 +380,10 @@ proxy_inbound(struct http_request *req, void *arg)
 		    "context is required", 0);
 		return;
 	}
-	in->message_id = proxy_json_str(ctx, "message_id");
-	in->transaction_id = proxy_json_str(ctx, "transaction_id");
-	in->domain = proxy_json_str(ctx, "domain");
-	ctxaction = proxy_json_str(ctx, "action");
+	in->message_id = json_str(ctx, "message_id");
+	in->transaction_id = json_str(ctx, "transaction_id");
+	in->domain = json_str(ctx, "domain");
+	ctxaction = json_str(ctx, "action");
 	if (ctxaction == NULL || strcmp(ctxaction, action->name) != 0) {
 		snprintf(msg, sizeof(msg), "context.action \"%s\" does not "
 		    "match the URL action \"%s\"", ctxaction != NULL ?
@@ -392,7 +392,7 @@ proxy_inbound(struct http_request *req, void *arg)
 		    msg, 0);
 		return;
 	}
-	in->sender = proxy_json_str(ctx, action->kind == BECKN_REQUEST ?
+	in->sender = json_str(ctx, action->kind == BECKN_REQUEST ?
 	    "bap_id" : "bpp_id");
 
 	if ((hv = http_request_header(req, "Authorization")) == NULL) {

@@ -125,8 +125,8 @@ outbound_fail(struct outbound *ob, enum beckn_err e, const char *paths,
 	log_info("client: NACK %s %s (message_id %s): %s",
 	    ob->p != NULL ? ob->p->subscriber_id : "-",
 	    ob->action != NULL ? ob->action->name : "-",
-	    ob->ctx != NULL && proxy_json_str(ob->ctx, "message_id") != NULL ?
-	    proxy_json_str(ob->ctx, "message_id") : "-",
+	    ob->ctx != NULL && json_str(ob->ctx, "message_id") != NULL ?
+	    json_str(ob->ctx, "message_id") : "-",
 	    msg != NULL ? msg : beckn_error_get(e)->message);
 	ob->px->stats.outbound_failed++;
 	proxy_reply_error(ob->req, e, paths, msg, NULL);
@@ -199,7 +199,7 @@ outbound_answer(struct outbound *ob)
 	}
 	log_info("client: %s %s (message_id %s) %s by %zu of %zu peers",
 	    ob->p->subscriber_id, ob->action->name,
-	    proxy_json_str(ob->ctx, "message_id"), acked ? "ACKed" : "NACKed",
+	    json_str(ob->ctx, "message_id"), acked ? "ACKed" : "NACKed",
 	    acked ? (size_t)acked : (size_t)1, ob->ntargets);
 	ob->px->stats.outbound_sent++;
 	http_reply_buffer(ob->req, 200, "application/json", NULL, buf);
@@ -305,7 +305,7 @@ forward(struct outbound *ob)
 	hdrs[1] = ob->auth_hdr;
 	hdrs[2] = NULL;
 	if (ob->sync) {
-		mid = proxy_json_str(ob->ctx, "message_id");
+		mid = json_str(ob->ctx, "message_id");
 		ob->sw = sync_wait_start(ob->px->sync, mid, ob->action->pair,
 		    ob->action->id == BECKN_A_SEARCH, ob->wait_ms, sync_done,
 		    ob);
@@ -358,8 +358,8 @@ gateways_cb(const struct registry_result *res, void *arg)
 			add_target(ob, res->records[i]->url);
 	if (ob->ntargets == 0) {
 		snprintf(msg, sizeof(msg), "no gateway is registered for "
-		    "domain \"%s\"", proxy_json_str(ob->ctx, "domain") != NULL ?
-		    proxy_json_str(ob->ctx, "domain") : "");
+		    "domain \"%s\"", json_str(ob->ctx, "domain") != NULL ?
+		    json_str(ob->ctx, "domain") : "");
 		outbound_fail(ob, BECKN_ERR_UPSTREAM, NULL, msg);
 		return;
 	}
@@ -377,8 +377,8 @@ peer_cb(const struct registry_result *res, void *arg)
 	ob->rreq = NULL;
 	idkey = ob->action->kind == BECKN_REQUEST ? "bpp_id" : "bap_id";
 	urikey = ob->action->kind == BECKN_REQUEST ? "bpp_uri" : "bap_uri";
-	id = proxy_json_str(ob->ctx, idkey);
-	uri = proxy_json_str(ob->ctx, urikey);
+	id = json_str(ob->ctx, idkey);
+	uri = json_str(ob->ctx, urikey);
 	if (registry_down(ob, res))
 		return;
 	for (i = 0; i < res->nrecords; i++)
@@ -407,8 +407,8 @@ route_to_peer(struct outbound *ob)
 
 	idkey = ob->action->kind == BECKN_REQUEST ? "bpp_id" : "bap_id";
 	urikey = ob->action->kind == BECKN_REQUEST ? "bpp_uri" : "bap_uri";
-	if (proxy_json_str(ob->ctx, idkey) == NULL ||
-	    proxy_json_str(ob->ctx, urikey) == NULL) {
+	if (json_str(ob->ctx, idkey) == NULL ||
+	    json_str(ob->ctx, urikey) == NULL) {
 		snprintf(err, sizeof(err), "context.%s and context.%s are "
 		    "required for %s", idkey, urikey, ob->action->name);
 		snprintf(paths, sizeof(paths), "/context/%s", idkey);
@@ -417,7 +417,7 @@ route_to_peer(struct outbound *ob)
 	}
 	ob->rreq = registry_lookup_participants(ob->px->registry,
 	    ob->action->kind == BECKN_REQUEST ? "BPP" : "BAP", NULL,
-	    proxy_json_str(ob->ctx, idkey), peer_cb, ob);
+	    json_str(ob->ctx, idkey), peer_cb, ob);
 }
 
 /* "sync=true&wait=PT5S" */
@@ -530,7 +530,7 @@ proxy_outbound(struct http_request *req, void *arg)
 	}
 	ob->ctx = json_object_object_get(ob->body, "context");
 	if (ob->sync && ob->wait_ms == 0) {
-		ttl = proxy_json_str(ob->ctx, "ttl");
+		ttl = json_str(ob->ctx, "ttl");
 		if (ttl == NULL || duration_parse(ttl, &ttl_ms) == -1 ||
 		    ttl_ms <= 0 || ttl_ms > SYNC_WAIT_MAX_MS)
 			ttl_ms = SYNC_WAIT_DEFAULT_MS;
@@ -568,9 +568,9 @@ proxy_outbound(struct http_request *req, void *arg)
 		return;
 	}
 	if (action->id == BECKN_A_SEARCH &&
-	    proxy_json_str(ob->ctx, "bpp_uri") == NULL) {
+	    json_str(ob->ctx, "bpp_uri") == NULL) {
 		ob->rreq = registry_lookup_gateways(px->registry,
-		    proxy_json_str(ob->ctx, "domain"), gateways_cb, ob);
+		    json_str(ob->ctx, "domain"), gateways_cb, ob);
 		return;
 	}
 	route_to_peer(ob);

@@ -14,6 +14,7 @@
 #include "http/http_server.h"
 #include "registry/registry_file.h"
 #include "registry/registry_server.h"
+#include "util/json.h"
 #include "util/log.h"
 #include "util/xmalloc.h"
 
@@ -47,24 +48,13 @@ load(const char *file, char *err, size_t errlen)
 }
 
 static const char *
-str(json_object *o, const char *key)
-{
-	json_object	*v;
-
-	if (!json_object_object_get_ex(o, key, &v) ||
-	    !json_object_is_type(v, json_type_string))
-		return NULL;
-	return json_object_get_string(v);
-}
-
-static const char *
 key_id(json_object *o)
 {
 	const char	*v;
 	size_t		 i;
 
 	for (i = 0; key_names[i] != NULL; i++)
-		if ((v = str(o, key_names[i])) != NULL)
+		if ((v = json_str(o, key_names[i])) != NULL)
 			return v;
 	return NULL;
 }
@@ -74,15 +64,15 @@ match(json_object *rec, json_object *filter)
 {
 	const char	*want, *have;
 
-	if ((want = str(filter, "subscriber_id")) != NULL &&
-	    ((have = str(rec, "subscriber_id")) == NULL ||
+	if ((want = json_str(filter, "subscriber_id")) != NULL &&
+	    ((have = json_str(rec, "subscriber_id")) == NULL ||
 	    strcmp(want, have) != 0))
 		return 0;
-	if ((want = str(filter, "type")) != NULL &&
-	    ((have = str(rec, "type")) == NULL || strcasecmp(want, have) != 0))
+	if ((want = json_str(filter, "type")) != NULL &&
+	    ((have = json_str(rec, "type")) == NULL || strcasecmp(want, have) != 0))
 		return 0;
-	if ((want = str(filter, "domain")) != NULL &&
-	    ((have = str(rec, "domain")) == NULL || strcmp(want, have) != 0))
+	if ((want = json_str(filter, "domain")) != NULL &&
+	    ((have = json_str(rec, "domain")) == NULL || strcmp(want, have) != 0))
 		return 0;
 	if ((want = key_id(filter)) != NULL && (have = key_id(rec)) != NULL &&
 	    strcmp(want, have) != 0)

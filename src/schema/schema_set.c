@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "schema/schema_int.h"
+#include "util/json.h"
 #include "util/xmalloc.h"
 
 static const struct schema_opts default_opts = { SCHEMA_FMT_DEFAULT, 0 };
@@ -374,17 +375,6 @@ covers(const struct schema_set *set, const struct sspec *sp,
 	return 0;
 }
 
-static const char *
-context_string(json_object *ctx, const char *key)
-{
-	json_object	*v;
-
-	if (ctx != NULL && json_object_object_get_ex(ctx, key, &v) &&
-	    json_object_is_type(v, json_type_string))
-		return json_object_get_string(v);
-	return NULL;
-}
-
 int
 schema_validate_action(const struct schema_set *set, const char *action,
     const json_object *cbody, const struct schema_opts *opts,
@@ -406,14 +396,14 @@ schema_validate_action(const struct schema_set *set, const char *action,
 		json_object_object_get_ex(body, "context", &ctx);
 	if (!json_object_is_type(ctx, json_type_object))
 		ctx = NULL;
-	if (action == NULL && (action = context_string(ctx, "action")) ==
+	if (action == NULL && (action = json_str(ctx, "action")) ==
 	    NULL) {
 		serr_add(errs, "/context/action", zero, 0, "action",
 		    "context.action is missing: cannot select a schema");
 		return -1;
 	}
-	domain = context_string(ctx, "domain");
-	version = context_string(ctx, "version");
+	domain = json_str(ctx, "domain");
+	version = json_str(ctx, "version");
 
 	for (i = 0; i < set->nspecs; i++) {
 		const struct sspec *sp = &set->specs[i];
