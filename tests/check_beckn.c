@@ -485,6 +485,60 @@ START_TEST(error_table)
 }
 END_TEST
 
+START_TEST(reply_parse)
+{
+	static const struct {
+		const char	*body;
+		int		 status;
+		const char	*code;
+	} cases[] = {
+		{ "{\"message\":{\"ack\":{\"status\":\"ACK\"}}}",
+		    BECKN_REPLY_ACK, NULL },
+		{ "{\"message\":{\"ack\":{\"status\":\"NACK\"}},"
+		  "\"error\":{\"code\":\"30001\",\"message\":\"no\","
+		  "\"paths\":\"/a\"}}", BECKN_REPLY_NACK, "30001" },
+		/* Naming "ACK" somewhere else is not an ACK. */
+		{ "{\"message\":{\"text\":\"ACK\"}}", BECKN_REPLY_NONE, NULL },
+		{ "{\"message\":{\"ack\":{\"status\":\"ack\"}}}",
+		    BECKN_REPLY_NONE, NULL },
+		{ "{\"message\":{\"ack\":{\"status\":1}}}", BECKN_REPLY_NONE,
+		    NULL },
+		{ "\"ACK\"", BECKN_REPLY_NONE, NULL },
+		{ "OK", BECKN_REPLY_NONE, NULL },
+		{ "", BECKN_REPLY_NONE, NULL },
+		{ "{\"message\":{\"ack\":{\"status\":\"ACK\"}}", /* cut */
+		    BECKN_REPLY_NONE, NULL },
+		{ "{\"message\":{\"ack\":{\"status\":\"NACK\"}},\"error\":7}",
+		    BECKN_REPLY_NACK, NULL },
+	};
+	struct beckn_reply	 r;
+	size_t			 i;
+
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		ck_assert_int_eq(beckn_reply_parse(cases[i].body,
+		    strlen(cases[i].body), &r), cases[i].status);
+		ck_assert_int_eq(r.status, cases[i].status);
+		if (cases[i].code != NULL) {
+			ck_assert_str_eq(r.code, cases[i].code);
+			ck_assert_str_eq(r.message, "no");
+			ck_assert_str_eq(r.paths, "/a");
+		} else
+			ck_assert_ptr_null(r.code);
+		beckn_reply_clear(&r);
+		ck_assert_ptr_null(r.root);
+	}
+	/* Deeply nested junk is refused without recursion trouble. */
+	{
+		char	 deep[4096];
+
+		memset(deep, '[', sizeof(deep));
+		ck_assert_int_eq(beckn_reply_parse(deep, sizeof(deep), &r),
+		    BECKN_REPLY_NONE);
+		beckn_reply_clear(&r);
+	}
+}
+END_TEST
+
 START_TEST(paths_join)
 {
 	struct beckn_paths	 pb;
@@ -655,33 +709,47 @@ static json_object *
 complete_ok(const char *in, const struct beckn_ctx_fill *f)
 {
 	json_object	*body = json_tokener_parse(in);
+	const char	*path;
 	char		 err[256] = "";
 
 	ck_assert_ptr_nonnull(body);
 	ck_assert_msg(beckn_context_complete(body, f, &mclock, err,
-	    sizeof(err)) == 0, "refused: %s", err);
+	    sizeof(err), &path) == 0, "refused: %s", err);
 	return body;
 }
 
-/* Refused with an error naming want; body left exactly as it was. */
+/*
+ * Refused with an error naming want at JSON pointer want_path; body left
+ * exactly as it was.
+ */
 static void
-complete_refused(const char *in, const struct beckn_ctx_fill *f,
-    const char *want)
+complete_refused_at(const char *in, const struct beckn_ctx_fill *f,
+    const char *want, const char *want_path)
 {
 	json_object	*body = json_tokener_parse(in);
+	const char	*path = NULL;
 	char		 err[256] = "", *before;
 
 	ck_assert_ptr_nonnull(body);
 	before = xstrdup(json_object_to_json_string_ext(body,
 	    JFLAGS));
 	ck_assert_int_eq(beckn_context_complete(body, f, &mclock, err,
-	    sizeof(err)), -1);
+	    sizeof(err), &path), -1);
 	ck_assert_msg(strstr(err, want) != NULL, "error \"%s\" lacks \"%s\"",
 	    err, want);
+	if (want_path != NULL)
+		ck_assert_str_eq(path, want_path);
 	ck_assert_str_eq(json_object_to_json_string_ext(body,
 	    JFLAGS), before);
 	free(before);
 	json_object_put(body);
+}
+
+static void
+complete_refused(const char *in, const struct beckn_ctx_fill *f,
+    const char *want)
+{
+	complete_refused_at(in, f, want, NULL);
 }
 
 static json_object *
@@ -823,10 +891,12 @@ START_TEST(context_refusals)
 	f.subscriber_id = NULL;
 	complete_refused("{\"message\":{}}", &f, "subscriber");
 	{
-		char	 err[64];
+		const char	*path;
+		char		 err[64];
 
 		ck_assert_int_eq(beckn_context_complete(NULL, &bap_fill,
-		    &mclock, err, sizeof(err)), -1);
+		    &mclock, err, sizeof(err), &path), -1);
+		ck_assert_str_eq(path, "");
 		ck_assert_str_eq(err, "body is not a JSON object");
 	}
 }
@@ -883,10 +953,72 @@ START_TEST(context_meta_request_without_message)
 	ck_assert_str_eq(jget(ctx_of(body), "action"),
 	    "get_cancellation_reasons");
 	json_object_put(body);
-	/* The callback carries a message. */
+}
+END_TEST
+
+/* A callback may carry only an error: the schema decides, not us. */
+START_TEST(context_error_only_callback)
+{
+	struct beckn_ctx_fill	 f = bap_fill;
+	json_object		*body, *e;
+
 	f.role = BECKN_ROLE_BPP;
+	f.subscriber_id = "bpp.example.com";
+	f.subscriber_uri = "https://bpp.example.com/beckn";
+	f.action = "on_select";
+	body = complete_ok("{\"context\":{\"bap_id\":\"bap.x\"},"
+	    "\"error\":{\"code\":\"30004\",\"message\":\"gone\"}}", &f);
+	ck_assert_str_eq(jget(ctx_of(body), "action"), "on_select");
+	ck_assert(json_object_object_get_ex(body, "error", &e));
+	ck_assert(!json_object_object_get_ex(body, "message", NULL));
+	json_object_put(body);
 	f.action = "cancellation_reasons";
-	complete_refused("{\"context\":{}}", &f, "message is required");
+	body = complete_ok("{\"context\":{}}", &f);
+	json_object_put(body);
+	/* A request still says something. */
+	complete_refused_at("{\"context\":{},\"error\":{}}", &bap_fill,
+	    "message is required", "/message");
+	/* A message that is there must be an object. */
+	complete_refused_at("{\"context\":{},\"message\":\"x\"}", &f,
+	    "message is not an object", "/message");
+}
+END_TEST
+
+/* One tenant cannot speak as another: own id and own URL only. */
+START_TEST(context_own_endpoint)
+{
+	struct beckn_ctx_fill	 f = bap_fill;
+	json_object		*body;
+
+	complete_refused_at("{\"context\":{\"bap_id\":\"bap.other\"},"
+	    "\"message\":{}}", &bap_fill, "context.bap_id", "/context/bap_id");
+	complete_refused_at("{\"context\":{\"bap_uri\":"
+	    "\"https://bap.other/beckn\"},\"message\":{}}", &bap_fill,
+	    "context.bap_uri", "/context/bap_uri");
+	/* Paths are case-sensitive; scheme and host are not. */
+	complete_refused_at("{\"context\":{\"bap_uri\":"
+	    "\"https://bap.example.com/BECKN\"},\"message\":{}}", &bap_fill,
+	    "context.bap_uri", "/context/bap_uri");
+	complete_refused_at("{\"context\":{\"bap_uri\":7},\"message\":{}}",
+	    &bap_fill, "context.bap_uri", "/context/bap_uri");
+	complete_refused_at("{\"context\":{\"bap_uri\":"
+	    "\"https://bap.example.com/beckn\\u0000x\"},\"message\":{}}",
+	    &bap_fill, "context.bap_uri", "/context/bap_uri");
+	body = complete_ok("{\"context\":{\"bap_uri\":"
+	    "\"HTTPS://BAP.example.com/beckn/\"},\"message\":{}}", &bap_fill);
+	/* Kept as the app sent it: becknd signs what it was given. */
+	ck_assert_str_eq(jget(ctx_of(body), "bap_uri"),
+	    "HTTPS://BAP.example.com/beckn/");
+	json_object_put(body);
+	f.role = BECKN_ROLE_BPP;
+	f.action = "on_search";
+	f.subscriber_id = "bpp.example.com";
+	f.subscriber_uri = "https://bpp.example.com/beckn";
+	complete_refused_at("{\"context\":{\"bpp_uri\":"
+	    "\"https://bpp.example.com/other\"},\"message\":{}}", &f,
+	    "context.bpp_uri", "/context/bpp_uri");
+	complete_refused_at("{\"context\":{\"action\":\"on_select\"},"
+	    "\"message\":{}}", &f, "context.action", "/context/action");
 }
 END_TEST
 
@@ -926,6 +1058,9 @@ beckn_suite(void)
 	tcase_add_test(tc, context_refusals);
 	tcase_add_test(tc, context_bpp_role);
 	tcase_add_test(tc, context_meta_request_without_message);
+	tcase_add_test(tc, context_error_only_callback);
+	tcase_add_test(tc, reply_parse);
+	tcase_add_test(tc, context_own_endpoint);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -10,6 +10,7 @@
 #include "util/b64.h"
 #include "util/clock.h"
 #include "util/duration.h"
+#include "util/url.h"
 
 START_TEST(b64_rfc4648_vectors)
 {
@@ -103,6 +104,27 @@ START_TEST(clock_manual)
 }
 END_TEST
 
+START_TEST(url_same_endpoint)
+{
+	/* Scheme and host ignore case; trailing slashes do not count. */
+	ck_assert(url_same("http://H.example:80/bpp", "HTTP://h.example:80/bpp/"));
+	ck_assert(url_same("https://h/", "https://h"));
+	ck_assert(url_same("https://h/a?x=1", "https://H/a?x=1"));
+	/* Paths and queries are case-sensitive, byte for byte. */
+	ck_assert(!url_same("http://h/BPP", "http://h/bpp"));
+	ck_assert(!url_same("http://h/a?x=1", "http://h/a?X=1"));
+	ck_assert(!url_same("http://h/bpp", "http://h/bpp2"));
+	ck_assert(!url_same("http://h:81/bpp", "http://h/bpp"));
+	ck_assert(!url_same("http://h/bpp", "https://h/bpp"));
+	/* A host that only differs beyond the other's end. */
+	ck_assert(!url_same("http://h", "http://hh"));
+	ck_assert(!url_same(NULL, "http://h"));
+	ck_assert(!url_same("http://h", NULL));
+	/* Not URLs: compared whole, case-insensitively as one origin. */
+	ck_assert(url_same("abc", "ABC/"));
+}
+END_TEST
+
 int
 main(void)
 {
@@ -114,6 +136,7 @@ main(void)
 	tcase_add_test(tc, b64_malformed_rejected);
 	tcase_add_test(tc, duration_forms);
 	tcase_add_test(tc, clock_manual);
+	tcase_add_test(tc, url_same_endpoint);
 	suite_add_tcase(s, tc);
 	return test_run_suite(s);
 }

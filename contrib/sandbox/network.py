@@ -316,8 +316,9 @@ class Network:
         for name, path in self.configs.items():
             rc, out, err = self.run_becknd(["-c", path, "-t"])
             text = (out + err).strip()
-            res.append((name, path, rc == 0 and text == "%s: ok" % path,
-                        text))
+            last = text.split("\n")[-1] if text else ""
+            res.append((name, path, rc == 0 and not err.strip() and
+                        last == "%s: ok" % path, text))
         return res
 
     # --- processes ----------------------------------------------------------

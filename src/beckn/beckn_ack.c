@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include <event2/buffer.h>
+#include <json-c/json.h>
 
 #include "beckn/beckn_ack.h"
 #include "util/xmalloc.h"
@@ -339,4 +340,62 @@ beckn_paths_add(struct beckn_paths *pb, const char *ptr)
 	pb->buf[pb->len] = '\0';
 	pb->n++;
 	return 0;
+}
+
+/* A peer's answer is small; anything deeper is not an ACK body. */
+#define ACK_DEPTH_MAX	16
+
+static const char *
+member_str(json_object *o, const char *key)
+{
+	json_object	*v;
+
+	if (o == NULL || !json_object_object_get_ex(o, key, &v) ||
+	    !json_object_is_type(v, json_type_string))
+		return NULL;
+	return json_object_get_string(v);
+}
+
+int
+beckn_reply_parse(const char *body, size_t len, struct beckn_reply *r)
+{
+	struct json_tokener	*tok;
+	json_object		*msg, *ack, *err;
+	const char		*st;
+
+	memset(r, 0, sizeof(*r));
+	r->status = BECKN_REPLY_NONE;
+	if (body == NULL || len > (size_t)0x7fffffff ||
+	    (tok = json_tokener_new_ex(ACK_DEPTH_MAX)) == NULL)
+		return r->status;
+	r->root = json_tokener_parse_ex(tok, body, (int)len);
+	if (json_tokener_get_error(tok) != json_tokener_success ||
+	    !json_object_is_type(r->root, json_type_object)) {
+		json_tokener_free(tok);
+		beckn_reply_clear(r);
+		return r->status;
+	}
+	json_tokener_free(tok);
+	if (!json_object_object_get_ex(r->root, "message", &msg) ||
+	    !json_object_object_get_ex(msg, "ack", &ack) ||
+	    (st = member_str(ack, "status")) == NULL)
+		return r->status;
+	if (strcmp(st, "ACK") == 0)
+		r->status = BECKN_REPLY_ACK;
+	else if (strcmp(st, "NACK") == 0)
+		r->status = BECKN_REPLY_NACK;
+	if (json_object_object_get_ex(r->root, "error", &err) &&
+	    json_object_is_type(err, json_type_object)) {
+		r->code = member_str(err, "code");
+		r->message = member_str(err, "message");
+		r->paths = member_str(err, "paths");
+	}
+	return r->status;
+}
+
+void
+beckn_reply_clear(struct beckn_reply *r)
+{
+	json_object_put(r->root);
+	memset(r, 0, sizeof(*r));
 }

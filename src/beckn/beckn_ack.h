@@ -40,6 +40,7 @@
 #include <stddef.h>
 
 struct evbuffer;
+struct json_object;
 
 #define BECKN_CODE_INVALID_REQUEST	"30000"
 #define BECKN_CODE_BUSINESS		"40000"
@@ -122,6 +123,34 @@ int	 beckn_ack_write_ctx(struct evbuffer *, const char *context_json,
  * gets its length.  NULL on bad arguments. */
 char	*beckn_ack_string(const char *context_json, size_t context_len,
 	    const struct beckn_nack *nack, size_t *lenp);
+
+/*
+ * Reading a peer's synchronous answer (what a BPP, BAP or gateway said to
+ * a message becknd sent).  ACK only when message.ack.status is exactly
+ * "ACK", NACK when it is "NACK", NONE for anything else: not JSON, not an
+ * object, no ack, another status.  The HTTP status is the caller's to
+ * judge (an ACK counts only with a 2xx).  code/message/paths are the
+ * NACK's error members when they are strings, else NULL; they point into
+ * root and live until beckn_reply_clear().  Never more than
+ * ACK_DEPTH_MAX (16) levels of JSON are parsed.
+ */
+enum beckn_reply_status {
+	BECKN_REPLY_NONE = 0,
+	BECKN_REPLY_ACK,
+	BECKN_REPLY_NACK,
+};
+
+struct beckn_reply {
+	enum beckn_reply_status	 status;
+	struct json_object	*root;
+	const char		*code;
+	const char		*message;
+	const char		*paths;
+};
+
+/* Fills r (always; clear it afterwards) and returns r->status. */
+int	 beckn_reply_parse(const char *body, size_t len, struct beckn_reply *);
+void	 beckn_reply_clear(struct beckn_reply *);
 
 /*
  * Building "paths" from schema error locations: JSON pointers joined with

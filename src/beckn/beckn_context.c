@@ -12,6 +12,7 @@
 
 #include "beckn/beckn_context.h"
 #include "util/clock.h"
+#include "util/url.h"
 #include "util/xmalloc.h"
 
 static const char hexdigits[] = "0123456789abcdef";
@@ -179,17 +180,39 @@ context_to_front(json_object *body)
 	}
 }
 
+/* Our own endpoint, when the app gave one: the same URL or a refusal. */
+static int
+ctx_check_uri(json_object *ctx, const char *key, const char *want,
+    char *err, size_t errlen)
+{
+	json_object	*v;
+	int		 present;
+
+	if (!ctx_get(ctx, key, &v, &present))
+		return 0;
+	if (!json_object_is_type(v, json_type_string) ||
+	    (size_t)json_object_get_string_len(v) !=
+	    strlen(json_object_get_string(v)) ||
+	    !url_same(json_object_get_string(v), want)) {
+		snprintf(err, errlen, "context.%s is not this participant's "
+		    "subscriber_url \"%s\"", key, want);
+		return -1;
+	}
+	return 0;
+}
+
 int
 beckn_context_complete(json_object *body, const struct beckn_ctx_fill *f,
-    const struct clock *clock, char *err, size_t errlen)
+    const struct clock *clock, char *err, size_t errlen, const char **path)
 {
 	const struct beckn_action	*a;
 	json_object			*ctx, *msg, *v;
-	const char			*id_key, *uri_key;
+	const char			*id_key, *uri_key, *id_path, *uri_path;
 	char				 uuid[BECKN_UUID_SIZE];
 	char				 ts[BECKN_TIMESTAMP_SIZE];
 	int				 present;
 
+	*path = "";
 	if (f == NULL || f->action == NULL || f->subscriber_id == NULL ||
 	    f->subscriber_uri == NULL) {
 		snprintf(err, errlen, "context completion: action and "
@@ -204,10 +227,14 @@ beckn_context_complete(json_object *body, const struct beckn_ctx_fill *f,
 	case BECKN_ROLE_BAP:
 		id_key = "bap_id";
 		uri_key = "bap_uri";
+		id_path = "/context/bap_id";
+		uri_path = "/context/bap_uri";
 		break;
 	case BECKN_ROLE_BPP:
 		id_key = "bpp_id";
 		uri_key = "bpp_uri";
+		id_path = "/context/bpp_id";
+		uri_path = "/context/bpp_uri";
 		break;
 	default:
 		snprintf(err, errlen, "context completion needs role bap or "
@@ -216,12 +243,19 @@ beckn_context_complete(json_object *body, const struct beckn_ctx_fill *f,
 	}
 
 	/* Every refusal comes before the first change to body. */
+	*path = "";
 	if (!json_object_is_type(body, json_type_object)) {
 		snprintf(err, errlen, "body is not a JSON object");
 		return -1;
 	}
+	*path = "/message";
 	if (!ctx_get(body, "message", &msg, &present)) {
-		if (a->has_message) {
+		/*
+		 * A callback may carry only an error (core 1.1.0 requires
+		 * just context on every callback but on_rating, whose
+		 * schema then says so); a request must say something.
+		 */
+		if (a->has_message && a->kind == BECKN_REQUEST) {
 			snprintf(err, errlen, "message is required");
 			return -1;
 		}
@@ -229,16 +263,24 @@ beckn_context_complete(json_object *body, const struct beckn_ctx_fill *f,
 		snprintf(err, errlen, "message is not an object");
 		return -1;
 	}
+	*path = "/context";
 	if (ctx_get(body, "context", &ctx, &present) &&
 	    !json_object_is_type(ctx, json_type_object)) {
 		snprintf(err, errlen, "context is not an object");
 		return -1;
 	}
+	*path = "/context/action";
 	if (ctx_check_eq(ctx, "action", f->action, "the URL action", err,
-	    errlen) == -1 ||
-	    ctx_check_eq(ctx, id_key, f->subscriber_id,
+	    errlen) == -1)
+		return -1;
+	*path = id_path;
+	if (ctx_check_eq(ctx, id_key, f->subscriber_id,
 	    "this participant's subscriber id", err, errlen) == -1)
 		return -1;
+	*path = uri_path;
+	if (ctx_check_uri(ctx, uri_key, f->subscriber_uri, err, errlen) == -1)
+		return -1;
+	*path = "";
 
 	if (ctx == NULL) {
 		ctx = json_object_new_object();

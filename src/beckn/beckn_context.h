@@ -15,13 +15,17 @@
  *     timestamp (now, RFC 3339 UTC with milliseconds), ttl.
  *   - A context that is created goes first in the body, so the output is
  *     deterministic and reads like the spec's examples.
- *   - Refusals (-1, err names the field; the caller answers 400 with
- *     BECKN_ERR_CONTEXT / BECKN_ERR_ACTION_MISMATCH): body not an object,
- *     message missing (except for the meta get_* requests, whose schema
- *     has no message) or not an object, context not an object,
- *     context.action not a string or not the URL action, context.bap_id
- *     (role BAP) / context.bpp_id (role BPP) not a string or not our own
- *     subscriber id.  A refusal leaves body unmodified.
+ *   - Refusals (-1, err names the field and *path its JSON pointer, ""
+ *     for the whole body; the caller answers 400 with BECKN_ERR_CONTEXT /
+ *     BECKN_ERR_ACTION_MISMATCH): body not an object; message not an
+ *     object, or missing on a request (but the meta get_* requests, whose
+ *     schema has no message) -- a callback may carry only an error, and
+ *     the schema decides the rest; context not an object; context.action
+ *     not a string or not the URL action; context.bap_id + bap_uri (role
+ *     BAP) / bpp_id + bpp_uri (role BPP), when given, not our own
+ *     subscriber id and subscriber_url (URLs compared with url_same(), so
+ *     one tenant cannot speak as another).  A refusal leaves body
+ *     unmodified.
  *   - Role GATEWAY never originates messages and is refused.
  *
  * Ownership: body belongs to the caller and is modified in place; fill's
@@ -67,6 +71,6 @@ int	beckn_timestamp(int64_t now_ms, char out[BECKN_TIMESTAMP_SIZE]);
 
 int	beckn_context_complete(json_object *body,
 	    const struct beckn_ctx_fill *fill, const struct clock *clock,
-	    char *err, size_t errlen);
+	    char *err, size_t errlen, const char **path);
 
 #endif

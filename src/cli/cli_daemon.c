@@ -4,9 +4,10 @@
  *
  * Signals: SIGTERM/SIGINT stop accepting, finish what is in flight and
  * drain the delivery queue (up to delivery.shutdown_timeout), then exit;
- * SIGHUP re-reads the configuration, keys and schemas without dropping
- * connections (a broken file is logged and the running one kept); SIGPIPE
- * is ignored.
+ * SIGHUP re-reads the configuration, keys, schemas and registry file and
+ * applies all of it without dropping connections, or none of it: a broken
+ * file, or a change to a key that needs a restart, is logged in one line
+ * and the running configuration kept; SIGPIPE is ignored.
  */
 #include "config.h"
 
@@ -40,8 +41,10 @@ check_only(const char *path)
 {
 	struct conf		*c;
 	struct schema_set	*s;
+	const char		*used;
 	char			 err[1024];
 	unsigned		 formats;
+	size_t			 i;
 
 	if ((c = conf_load(path, err, sizeof(err))) == NULL) {
 		fprintf(stderr, "%s\n", err);
@@ -54,12 +57,16 @@ check_only(const char *path)
 		return 1;
 	}
 	if (c->nparticipants > 0) {
-		if ((s = proxy_load_schemas(c, err, sizeof(err))) == NULL) {
+		if ((s = proxy_load_schemas(c, &used, err, sizeof(err))) ==
+		    NULL) {
 			fprintf(stderr, "%s\n", err);
 			conf_free(c);
 			return 1;
 		}
 		schema_set_free(s);
+		printf("%s: schemas: %s\n", path, used);
+		for (i = 0; i < c->nschemas; i++)
+			printf("%s: schema %s\n", path, c->schemas[i]);
 	}
 	conf_free(c);
 	printf("%s: ok\n", path);
@@ -95,10 +102,10 @@ stop_cb(evutil_socket_t sig, short what, void *arg)
 		event_base_loopbreak(d->base);
 		return;
 	}
+	d->drain_left_ms = proxy_conf(d->px)->shutdown_timeout_ms;
 	log_info("signal %d: stopping (draining for up to %lld ms)", (int)sig,
-	    (long long)d->px->conf->shutdown_timeout_ms);
+	    (long long)d->drain_left_ms);
 	proxy_stop_accepting(d->px);
-	d->drain_left_ms = d->px->conf->shutdown_timeout_ms;
 	d->drain = evtimer_new(d->base, drain_cb, d);
 	drain_cb(-1, 0, d);
 }

@@ -690,6 +690,24 @@ accept_error_cb(struct evconnlistener *l, void *arg)
 	evtimer_add(srv->resume_accept, &tv);
 }
 
+void
+http_server_reconfigure(struct http_server *srv,
+    const struct http_server_conf *conf)
+{
+	srv->conf = *conf;
+	if (srv->conf.max_connections <= 0)
+		srv->conf.max_connections = 1024;
+	if (srv->listener == NULL || srv->closing)
+		return;
+	if (srv->paused && srv->nconns < srv->conf.max_connections) {
+		evconnlistener_enable(srv->listener);
+		srv->paused = 0;
+	} else if (!srv->paused && srv->nconns >= srv->conf.max_connections) {
+		evconnlistener_disable(srv->listener);
+		srv->paused = 1;
+	}
+}
+
 int
 http_server_port(const struct http_server *srv)
 {

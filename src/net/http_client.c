@@ -337,14 +337,10 @@ start_queued(struct http_client *cl)
 	}
 }
 
-struct http_client *
-http_client_new(struct event_base *base, const struct http_client_conf *conf)
+/* Copy conf with its defaults filled in; the CA path is our own copy. */
+static void
+set_conf(struct http_client *cl, const struct http_client_conf *conf)
 {
-	struct http_client	*cl;
-
-	pthread_once(&curl_once, curl_init_once);
-	cl = xcalloc(1, sizeof(*cl));
-	cl->base = base;
 	cl->conf = *conf;
 	if (cl->conf.max_inflight <= 0)
 		cl->conf.max_inflight = 64;
@@ -354,8 +350,30 @@ http_client_new(struct event_base *base, const struct http_client_conf *conf)
 		cl->conf.timeout_ms = 10000;
 	if (cl->conf.connect_timeout_ms <= 0)
 		cl->conf.connect_timeout_ms = cl->conf.timeout_ms;
+	free(cl->ca_file);
 	cl->ca_file = conf->ca_file != NULL ? xstrdup(conf->ca_file) : NULL;
 	cl->conf.ca_file = NULL;
+}
+
+void
+http_client_reconfigure(struct http_client *cl,
+    const struct http_client_conf *conf)
+{
+	set_conf(cl, conf);
+	curl_multi_setopt(cl->multi, CURLMOPT_MAXCONNECTS,
+	    (long)cl->conf.max_inflight);
+	start_queued(cl);
+}
+
+struct http_client *
+http_client_new(struct event_base *base, const struct http_client_conf *conf)
+{
+	struct http_client	*cl;
+
+	pthread_once(&curl_once, curl_init_once);
+	cl = xcalloc(1, sizeof(*cl));
+	cl->base = base;
+	set_conf(cl, conf);
 	TAILQ_INIT(&cl->running);
 	TAILQ_INIT(&cl->queued);
 	TAILQ_INIT(&cl->failed);

@@ -60,6 +60,13 @@ struct http_client_req;
 
 struct http_client	*http_client_new(struct event_base *,
 			    const struct http_client_conf *);
+/*
+ * New settings (SIGHUP) for transfers started from now on; transfers
+ * running keep theirs.  A larger max_inflight starts queued requests at
+ * once; a smaller one lets the running ones finish.
+ */
+void			 http_client_reconfigure(struct http_client *,
+			    const struct http_client_conf *);
 /* Drops every pending request without calling back. */
 void			 http_client_free(struct http_client *);
 

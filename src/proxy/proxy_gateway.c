@@ -4,9 +4,13 @@
  *
  * The exact body is forwarded with the BAP's Authorization kept and the
  * gateway's own X-Gateway-Authorization added (signed over the same
- * digest).  The BAP is ACKed once the requests are dispatched; a BPP that
- * fails is logged and counted and never holds up the others.  The fan-out
- * owns the body until the last BPP has answered.
+ * digest).  The fan-out is prepared (targets listed, header signed)
+ * before the BAP's message is accepted and sent only after the ACK was
+ * decided, so a refused search leaves nothing behind.  A BPP counts as
+ * reached only when it answers 2xx with message.ack.status "ACK"; a NACK,
+ * another status or a body that is not a Beckn ACK is a failure, logged
+ * and counted, and never holds up the others.  The fan-out owns the body
+ * until the last BPP has answered.
  */
 #include "config.h"
 
@@ -17,7 +21,7 @@
 #include <string.h>
 
 #include "net/http_client.h"
-#include "proxy/proxy.h"
+#include "proxy/proxy_int.h"
 #include "registry/registry.h"
 #include "sig/sig.h"
 #include "util/log.h"
@@ -64,11 +68,18 @@ fanout_free(struct fanout *fo)
 }
 
 void
-proxy_gateway_abort_all(struct proxy *px)
+gateway_abort_all(struct proxy *px)
 {
 	struct fanout	*fo;
 
 	while ((fo = TAILQ_FIRST(&px->fanouts)) != NULL)
+		fanout_free(fo);
+}
+
+void
+gateway_cancel(struct fanout *fo)
+{
+	if (fo != NULL)
 		fanout_free(fo);
 }
 
@@ -77,25 +88,29 @@ forwarded(const struct http_client_response *resp, void *arg)
 {
 	struct fanout_target	*t = arg;
 	struct fanout		*fo = t->fo;
-	const char		*ack;
+	struct beckn_reply	 r;
 
 	t->hreq = NULL;
-	ack = resp->error == HTTPC_OK && resp->status >= 200 &&
-	    resp->status < 300 && strstr(resp->body, "\"ACK\"") != NULL ?
-	    "ACK" : NULL;
-	if (ack == NULL) {
+	if (resp->error != HTTPC_OK) {
 		fo->nfailed++;
 		fo->px->stats.gateway_failed++;
-		if (resp->error != HTTPC_OK)
-			log_warn("gateway: search %s to %s: %s (%s)",
-			    fo->message_id, t->url,
-			    http_client_error_name(resp->error),
-			    resp->errstr != NULL ? resp->errstr : "");
-		else
-			log_warn("gateway: search %s to %s: HTTP %ld, no ACK",
-			    fo->message_id, t->url, resp->status);
-	} else
+		log_warn("gateway: search %s to %s: %s (%s)", fo->message_id,
+		    t->url, http_client_error_name(resp->error),
+		    resp->errstr != NULL ? resp->errstr : "");
+	} else if (beckn_reply_parse(resp->body, resp->len, &r) !=
+	    BECKN_REPLY_ACK || resp->status < 200 || resp->status > 299) {
+		fo->nfailed++;
+		fo->px->stats.gateway_failed++;
+		log_warn("gateway: search %s to %s: HTTP %ld, %s%s%s",
+		    fo->message_id, t->url, resp->status,
+		    r.status == BECKN_REPLY_NACK ? "NACK" : "no Beckn ACK",
+		    r.message != NULL ? ": " : "",
+		    r.message != NULL ? r.message : "");
+		beckn_reply_clear(&r);
+	} else {
 		fo->px->stats.gateway_forwarded++;
+		beckn_reply_clear(&r);
+	}
 	if (--fo->npending > 0)
 		return;
 	log_info("gateway: search %s forwarded to %zu BPP%s, %zu failed",
@@ -103,52 +118,58 @@ forwarded(const struct http_client_response *resp, void *arg)
 	fanout_free(fo);
 }
 
-int
-proxy_gateway_forward(struct proxy *px, const struct conf_participant *gw,
-    const struct registry_result *bpps, const char *auth_value,
-    char *body, size_t len, const char *digest, const char *message_id)
+struct fanout *
+gateway_prepare(struct proxy *px, const struct conf_participant *gw,
+    struct registry_record *const *bpps, size_t nbpps,
+    const char *auth_value, const char *digest, const char *message_id,
+    const struct conf *c)
 {
 	struct fanout		*fo;
 	struct fanout_target	*t;
-	const char		*hdrs[4];
 	char			*sig;
 	int64_t			 now = clock_now_s(px->clock);
 	size_t			 i, n;
 
+	/* The body is signed through its digest: no bytes needed yet. */
 	sig = sig_sign_header(gw->key, gw->subscriber_id, gw->key_id, now,
-	    now + px->conf->signature_ttl_ms / 1000, body, len, digest);
-	if (sig == NULL) {
-		free(body);
-		return -1;
-	}
+	    now + c->signature_ttl_ms / 1000, "", 0, digest);
+	if (sig == NULL)
+		return NULL;
 	fo = xcalloc(1, sizeof(*fo));
 	fo->px = px;
-	fo->body = body;
-	fo->len = len;
 	xasprintf(&fo->auth_hdr, "Authorization: %s", auth_value);
 	xasprintf(&fo->gw_hdr, "X-Gateway-Authorization: %s", sig);
 	free(sig);
 	fo->message_id = xstrdup(message_id != NULL ? message_id : "-");
-	fo->t = xcalloc(bpps->nrecords > 0 ? bpps->nrecords : 1,
-	    sizeof(*fo->t));
-	for (i = 0; i < bpps->nrecords; i++) {
-		if (bpps->records[i]->url == NULL)
+	fo->t = xcalloc(nbpps > 0 ? nbpps : 1, sizeof(*fo->t));
+	for (i = 0; i < nbpps; i++) {
+		if (bpps[i]->url == NULL)
 			continue;
 		t = &fo->t[fo->nt++];
 		t->fo = fo;
-		n = strlen(bpps->records[i]->url);
-		while (n > 0 && bpps->records[i]->url[n - 1] == '/')
+		n = strlen(bpps[i]->url);
+		while (n > 0 && bpps[i]->url[n - 1] == '/')
 			n--;
-		xasprintf(&t->url, "%.*s/search", (int)n,
-		    bpps->records[i]->url);
+		xasprintf(&t->url, "%.*s/search", (int)n, bpps[i]->url);
 	}
 	TAILQ_INSERT_TAIL(&px->fanouts, fo, entry);
 	px->nfanouts++;
+	return fo;
+}
+
+void
+gateway_dispatch(struct fanout *fo, char *body, size_t len)
+{
+	const char	*hdrs[4];
+	size_t		 i;
+
+	fo->body = body;
+	fo->len = len;
 	if (fo->nt == 0) {
 		log_warn("gateway: search %s: no BPP is registered for the "
 		    "domain", fo->message_id);
 		fanout_free(fo);
-		return 0;
+		return;
 	}
 	hdrs[0] = "Content-Type: application/json";
 	hdrs[1] = fo->auth_hdr;
@@ -156,7 +177,6 @@ proxy_gateway_forward(struct proxy *px, const struct conf_participant *gw,
 	hdrs[3] = NULL;
 	fo->npending = fo->nt;
 	for (i = 0; i < fo->nt; i++)
-		fo->t[i].hreq = http_client_post(px->http, fo->t[i].url, hdrs,
-		    fo->body, fo->len, 0, forwarded, &fo->t[i]);
-	return 0;
+		fo->t[i].hreq = http_client_post(fo->px->http, fo->t[i].url,
+		    hdrs, fo->body, fo->len, 0, forwarded, &fo->t[i]);
 }

@@ -3,7 +3,9 @@
  * of their message arrive on the network listener.
  *
  * Waiters are few (one per held client call) and short-lived, so they
- * sit in one list; a callback is matched by message_id and action.
+ * sit in one list; a callback is matched by the participant it was
+ * addressed to, its message_id and its action -- message ids are chosen
+ * by apps, so two tenants of one process may well use the same one.
  * Callbacks are still delivered to the webhook as usual: a waiter only
  * gets a reference to the parsed body.
  */
@@ -17,12 +19,13 @@
 
 #include <event2/event.h>
 
-#include "proxy/proxy.h"
+#include "proxy/proxy_int.h"
 #include "util/xmalloc.h"
 
 struct sync_wait {
 	TAILQ_ENTRY(sync_wait)		 entry;
 	struct sync_table		*t;
+	char				*participant;
 	char				*message_id;
 	const struct beckn_action	*expect;
 	int				 collect_all;
@@ -54,6 +57,7 @@ wait_free(struct sync_wait *w)
 	TAILQ_REMOVE(&w->t->waits, w, entry);
 	event_free(w->timer);
 	json_object_put(w->responses);
+	free(w->participant);
 	free(w->message_id);
 	free(w);
 }
@@ -89,15 +93,16 @@ timer_cb(evutil_socket_t fd, short what, void *arg)
 }
 
 struct sync_wait *
-sync_wait_start(struct sync_table *t, const char *message_id,
-    const struct beckn_action *expect, int collect_all, int64_t wait_ms,
-    sync_done_cb done, void *arg)
+sync_wait_start(struct sync_table *t, const char *participant,
+    const char *message_id, const struct beckn_action *expect,
+    int collect_all, int64_t wait_ms, sync_done_cb done, void *arg)
 {
 	struct sync_wait	*w;
 	struct timeval		 tv;
 
 	w = xcalloc(1, sizeof(*w));
 	w->t = t;
+	w->participant = xstrdup(participant);
 	w->message_id = xstrdup(message_id);
 	w->expect = expect;
 	w->collect_all = collect_all;
@@ -130,15 +135,17 @@ first_cb(evutil_socket_t fd, short what, void *arg)
 }
 
 void
-sync_offer(struct sync_table *t, const char *message_id,
-    const struct beckn_action *action, json_object *body)
+sync_offer(struct sync_table *t, const char *participant,
+    const char *message_id, const struct beckn_action *action,
+    json_object *body)
 {
 	struct sync_wait	*w;
 	struct timeval		 now = { 0, 0 };
 
 	TAILQ_FOREACH(w, &t->waits, entry) {
 		if (w->answered || w->expect != action ||
-		    strcmp(w->message_id, message_id) != 0)
+		    strcmp(w->message_id, message_id) != 0 ||
+		    strcmp(w->participant, participant) != 0)
 			continue;
 		json_object_array_add(w->responses, json_object_get(body));
 		if (!w->collect_all) {

@@ -1,18 +1,5 @@
 /*
- * proxy_deliver.c - delivery of verified messages to the participant's
- * webhook.
- *
- * The network got its ACK when the message was queued here, so from then
- * on the message is ours to deliver: connection errors, timeouts and 5xx
- * answers are retried with exponential backoff and jitter, for as long as
- * the process runs (delivery.retries 0, the default) or up to that many
- * attempts.  A 4xx answer is the app refusing the message: final, logged
- * with the message ids.  The queue is bounded (delivery.queue_size): when
- * it is full the network listener answers 503 NACK instead of queueing,
- * so nothing is dropped silently.
- *
- * The body is the exact bytes received from the network; it is never
- * re-serialised, and it is sent from the queue's own buffer (no copy).
+ * deliver.c - the webhook delivery queue (see deliver.h).
  */
 #include "config.h"
 
@@ -25,14 +12,22 @@
 #include <event2/event.h>
 #include <openssl/rand.h>
 
+#include "deliver/deliver.h"
 #include "net/http_client.h"
-#include "proxy/proxy.h"
 #include "util/log.h"
 #include "util/xmalloc.h"
+
+enum dl_state {
+	DL_PREPARED,	/* place reserved, no body yet */
+	DL_SENDING,	/* an attempt is in flight */
+	DL_WAITING,	/* retry timer armed */
+};
 
 struct delivery {
 	TAILQ_ENTRY(delivery)	 entry;
 	struct deliver		*d;
+	enum dl_state		 state;
+	char			*participant;
 	char			*url;
 	char			*body;
 	size_t			 len;
@@ -46,19 +41,32 @@ struct delivery {
 };
 
 struct deliver {
-	struct proxy		*px;
+	struct event_base	*base;
+	struct http_client	*http;
+	struct deliver_conf	 conf;
+	struct deliver_stats	*stats;
 	TAILQ_HEAD(, delivery)	 q;
 	size_t			 n;
 };
 
 struct deliver *
-deliver_new(struct proxy *px)
+deliver_new(struct event_base *base, struct http_client *http,
+    const struct deliver_conf *conf, struct deliver_stats *stats)
 {
 	struct deliver	*d = xcalloc(1, sizeof(*d));
 
-	d->px = px;
+	d->base = base;
+	d->http = http;
+	d->conf = *conf;
+	d->stats = stats;
 	TAILQ_INIT(&d->q);
 	return d;
+}
+
+void
+deliver_reconfigure(struct deliver *d, const struct deliver_conf *conf)
+{
+	d->conf = *conf;
 }
 
 static void
@@ -68,10 +76,10 @@ delivery_free(struct delivery *dl)
 
 	if (dl->hreq != NULL)
 		http_client_cancel(dl->hreq);
-	if (dl->retry != NULL)
-		event_free(dl->retry);
+	event_free(dl->retry);
 	TAILQ_REMOVE(&d->q, dl, entry);
 	d->n--;
+	free(dl->participant);
 	free(dl->url);
 	free(dl->body);
 	free(dl->sender_hdr);
@@ -89,8 +97,10 @@ deliver_free(struct deliver *d)
 	if (d == NULL)
 		return;
 	while ((dl = TAILQ_FIRST(&d->q)) != NULL) {
-		log_warn("delivery: %s %s (message_id %s) not delivered at "
-		    "exit", dl->action, dl->url, dl->message_id);
+		if (dl->state != DL_PREPARED)
+			log_warn("delivery: %s %s for %s (message_id %s) not "
+			    "delivered at exit", dl->action, dl->url,
+			    dl->participant, dl->message_id);
 		delivery_free(dl);
 	}
 	free(d);
@@ -126,30 +136,34 @@ retry_cb(evutil_socket_t fd, short what, void *arg)
 static void
 schedule_retry(struct delivery *dl, const char *why)
 {
-	struct conf	*c = dl->d->px->conf;
+	struct deliver	*d = dl->d;
 	struct timeval	 tv;
-	int64_t		 delay = c->webhook_backoff_ms;
+	int64_t		 delay = d->conf.backoff_ms;
 	uint32_t	 r = 0;
 	int		 i;
 
-	if (c->webhook_retries > 0 && dl->attempts > c->webhook_retries) {
-		log_error("delivery: %s %s (message_id %s, transaction_id %s) "
-		    "dropped after %d attempts: %s", dl->action, dl->url,
-		    dl->message_id, dl->transaction_id, dl->attempts, why);
+	if (d->conf.retries > 0 && dl->attempts > d->conf.retries) {
+		log_error("delivery: %s to %s for %s (message_id %s, "
+		    "transaction_id %s) dropped after %d attempts: %s",
+		    dl->action, dl->url, dl->participant, dl->message_id,
+		    dl->transaction_id, dl->attempts, why);
+		d->stats->dropped++;
 		delivery_free(dl);
 		return;
 	}
-	for (i = 1; i < dl->attempts && delay < c->webhook_backoff_max_ms; i++)
+	for (i = 1; i < dl->attempts && delay < d->conf.backoff_max_ms; i++)
 		delay *= 2;
-	if (delay > c->webhook_backoff_max_ms)
-		delay = c->webhook_backoff_max_ms;
-	/* Full jitter on the upper half: between delay/2 and delay. */
-	RAND_bytes((unsigned char *)&r, sizeof(r));
+	if (delay > d->conf.backoff_max_ms)
+		delay = d->conf.backoff_max_ms;
+	/* Jitter on the upper half: between delay/2 and delay. */
+	if (RAND_bytes((unsigned char *)&r, sizeof(r)) != 1)
+		r = (uint32_t)dl->attempts;
 	delay = delay / 2 + (int64_t)(r % (uint32_t)(delay / 2 + 1));
 	log_warn("delivery: %s to %s (message_id %s) failed: %s; retry %d "
 	    "in %lld ms", dl->action, dl->url, dl->message_id, why,
 	    dl->attempts, (long long)delay);
-	dl->d->px->stats.delivery_retries++;
+	d->stats->retries++;
+	dl->state = DL_WAITING;
 	tv.tv_sec = (time_t)(delay / 1000);
 	tv.tv_usec = (suseconds_t)((delay % 1000) * 1000);
 	evtimer_add(dl->retry, &tv);
@@ -176,18 +190,19 @@ done_cb(const struct http_client_response *resp, void *arg)
 		return;
 	}
 	if (resp->status >= 400 || resp->status < 200) {
-		/* The app refused it: final. The journal will keep these. */
-		log_warn("delivery: %s (message_id %s, transaction_id %s) "
-		    "refused by the app at %s: HTTP %ld", dl->action,
-		    dl->message_id, dl->transaction_id, dl->url, resp->status);
-		dl->d->px->stats.delivery_refused++;
+		/* The app refused it: final. */
+		log_warn("delivery: %s for %s (message_id %s, transaction_id "
+		    "%s) refused by the app at %s: HTTP %ld", dl->action,
+		    dl->participant, dl->message_id, dl->transaction_id,
+		    dl->url, resp->status);
+		dl->d->stats->refused++;
 		delivery_free(dl);
 		return;
 	}
-	log_info("delivery: %s (message_id %s) delivered to %s after %d "
-	    "attempt%s", dl->action, dl->message_id, dl->url, dl->attempts,
-	    dl->attempts == 1 ? "" : "s");
-	dl->d->px->stats.delivered++;
+	log_info("delivery: %s for %s (message_id %s) delivered to %s after "
+	    "%d attempt%s", dl->action, dl->participant, dl->message_id,
+	    dl->url, dl->attempts, dl->attempts == 1 ? "" : "s");
+	dl->d->stats->delivered++;
 	delivery_free(dl);
 }
 
@@ -200,36 +215,48 @@ attempt(struct delivery *dl)
 	hdrs[1] = dl->sender_hdr;
 	hdrs[2] = NULL;
 	dl->attempts++;
-	dl->hreq = http_client_post(dl->d->px->http, dl->url, hdrs, dl->body,
-	    dl->len, dl->d->px->conf->webhook_timeout_ms, done_cb, dl);
+	dl->state = DL_SENDING;
+	dl->hreq = http_client_post(dl->d->http, dl->url, hdrs, dl->body,
+	    dl->len, dl->d->conf.timeout_ms, done_cb, dl);
 }
 
-int
-deliver_enqueue(struct deliver *d, const struct conf_participant *p,
-    const char *action, const char *sender, const char *message_id,
-    const char *transaction_id, char *body, size_t len)
+struct delivery *
+deliver_prepare(struct deliver *d, const struct deliver_msg *m)
 {
 	struct delivery	*dl;
 
-	if (d->n >= d->px->conf->queue_size)
-		return -1;
+	if (d->n >= d->conf.queue_size)
+		return NULL;
 	dl = xcalloc(1, sizeof(*dl));
 	dl->d = d;
-	dl->url = webhook_url(p->webhook, action);
-	dl->body = body;
-	dl->len = len;
-	xasprintf(&dl->sender_hdr, "X-Beckn-Sender: %s", sender);
-	dl->action = xstrdup(action);
-	dl->message_id = xstrdup(message_id != NULL ? message_id : "-");
-	dl->transaction_id = xstrdup(transaction_id != NULL ?
-	    transaction_id : "-");
-	dl->retry = evtimer_new(d->px->base, retry_cb, dl);
-	if (dl->retry == NULL) {
+	dl->state = DL_PREPARED;
+	dl->participant = xstrdup(m->participant);
+	dl->url = webhook_url(m->webhook, m->action);
+	xasprintf(&dl->sender_hdr, "X-Beckn-Sender: %s", m->sender);
+	dl->action = xstrdup(m->action);
+	dl->message_id = xstrdup(m->message_id != NULL ? m->message_id : "-");
+	dl->transaction_id = xstrdup(m->transaction_id != NULL ?
+	    m->transaction_id : "-");
+	if ((dl->retry = evtimer_new(d->base, retry_cb, dl)) == NULL) {
 		fprintf(stderr, "becknd: cannot allocate an event\n");
 		abort();
 	}
 	TAILQ_INSERT_TAIL(&d->q, dl, entry);
 	d->n++;
+	return dl;
+}
+
+void
+deliver_start(struct delivery *dl, char *body, size_t len)
+{
+	dl->body = body;
+	dl->len = len;
 	attempt(dl);
-	return 0;
+}
+
+void
+deliver_cancel(struct delivery *dl)
+{
+	if (dl != NULL)
+		delivery_free(dl);
 }

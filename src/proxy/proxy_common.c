@@ -1,0 +1,171 @@
+/*
+ * proxy_common.c - helpers both pipelines use.  A leaf: it calls nothing
+ * else in src/proxy.
+ */
+#include "config.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <event2/buffer.h>
+
+#include "http/http_server.h"
+#include "net/http_client.h"
+#include "proxy/proxy_int.h"
+
+/* Longest action name looked at in a path. */
+#define ACTION_MAX	64
+/* JSON nesting accepted; Beckn messages are ~10 deep. */
+#define JSON_DEPTH_MAX	64
+/* Concurrent transfers to peers and webhooks. */
+#define HTTP_INFLIGHT	256
+/* A peer's synchronous answer is an ACK or a NACK: small. */
+#define HTTP_RESPONSE_MAX	(1u << 20)
+
+const struct conf_participant *
+proxy_route(const struct conf *c, const char *path,
+    const struct beckn_action **action, const char **name)
+{
+	const struct conf_participant	*p;
+	const char			*rest;
+	size_t				 i, plen;
+
+	*action = NULL;
+	*name = NULL;
+	for (i = 0; i < c->nparticipants; i++) {
+		p = &c->participants[i];
+		plen = strlen(p->path);
+		if (strncmp(path, p->path, plen) != 0 || path[plen] != '/')
+			continue;
+		rest = path + plen + 1;
+		if (*rest == '\0' || strchr(rest, '/') != NULL ||
+		    strlen(rest) > ACTION_MAX)
+			continue;
+		*name = rest;
+		*action = beckn_action_find(rest);
+		return p;
+	}
+	return NULL;
+}
+
+void
+proxy_reply_error(struct http_request *req, enum beckn_err e,
+    const char *paths, const char *message, const char *const *extra)
+{
+	const struct beckn_error	*be = beckn_error_get(e);
+	struct evbuffer			*buf;
+
+	if ((buf = evbuffer_new()) == NULL ||
+	    beckn_error_write(buf, e, paths, message) == -1) {
+		if (buf != NULL)
+			evbuffer_free(buf);
+		http_reply(req, 500, "application/json", NULL,
+		    "{\"message\":{\"ack\":{\"status\":\"NACK\"}}}", 38);
+		return;
+	}
+	http_reply_buffer(req, be->http_status, "application/json", extra, buf);
+	evbuffer_free(buf);
+}
+
+json_object *
+proxy_parse_json(const char *buf, size_t len, char *err, size_t errlen)
+{
+	struct json_tokener	*tok;
+	json_object		*obj;
+	enum json_tokener_error	 jerr;
+	size_t			 off;
+
+	if (len > 0x7fffffff || (tok = json_tokener_new_ex(JSON_DEPTH_MAX)) ==
+	    NULL) {
+		snprintf(err, errlen, "invalid JSON: too large");
+		return NULL;
+	}
+	json_tokener_set_flags(tok, JSON_TOKENER_STRICT);
+	obj = json_tokener_parse_ex(tok, buf, (int)len);
+	jerr = json_tokener_get_error(tok);
+	off = json_tokener_get_parse_end(tok);
+	json_tokener_free(tok);
+	if (jerr != json_tokener_success) {
+		if (jerr == json_tokener_continue)
+			snprintf(err, errlen, "invalid JSON: unexpected end of "
+			    "input");
+		else
+			snprintf(err, errlen, "invalid JSON at byte %zu: %s",
+			    off, json_tokener_error_desc(jerr));
+		json_object_put(obj);
+		return NULL;
+	}
+	/* Only white space may follow the value. */
+	for (; off < len; off++) {
+		if (buf[off] != ' ' && buf[off] != '\t' && buf[off] != '\r' &&
+		    buf[off] != '\n') {
+			snprintf(err, errlen, "invalid JSON at byte %zu: data "
+			    "after the value", off);
+			json_object_put(obj);
+			return NULL;
+		}
+	}
+	if (!json_object_is_type(obj, json_type_object)) {
+		snprintf(err, errlen, "the body must be a JSON object");
+		json_object_put(obj);
+		return NULL;
+	}
+	return obj;
+}
+
+void
+proxy_schema_nack(const struct schema_errors *errs, char *paths,
+    size_t pathslen, char *msg, size_t msglen)
+{
+	struct beckn_paths	 bp;
+	size_t			 i;
+
+	beckn_paths_init(&bp, paths, pathslen);
+	for (i = 0; i < errs->n; i++)
+		beckn_paths_add(&bp, errs->e[i].path[0] != '\0' ?
+		    errs->e[i].path : "/");
+	snprintf(msg, msglen, "%s: %s", errs->e[0].path[0] != '\0' ?
+	    errs->e[0].path : "/", errs->e[0].message);
+}
+
+int
+proxy_context_id(json_object *ctx, const char *key, const char **out,
+    char *err, size_t errlen)
+{
+	json_object	*v;
+	const char	*s;
+	size_t		 len;
+
+	*out = NULL;
+	if (!json_object_object_get_ex(ctx, key, &v) ||
+	    !json_object_is_type(v, json_type_string))
+		return 0;
+	s = json_object_get_string(v);
+	len = (size_t)json_object_get_string_len(v);
+	/* Ids are compared as C strings from here on: no NUL inside. */
+	if (strlen(s) != len) {
+		snprintf(err, errlen, "context.%s holds a NUL character", key);
+		return -1;
+	}
+	if (len > PROXY_ID_MAX) {
+		snprintf(err, errlen, "context.%s is longer than %d bytes",
+		    key, PROXY_ID_MAX);
+		return -1;
+	}
+	*out = s;
+	return 0;
+}
+
+void
+proxy_http_client_conf(const struct conf *c, struct http_client_conf *hcc)
+{
+	memset(hcc, 0, sizeof(*hcc));
+	hcc->timeout_ms = c->upstream_timeout_ms;
+	hcc->connect_timeout_ms = c->registry.connect_timeout_ms;
+	hcc->max_inflight = HTTP_INFLIGHT;
+	hcc->max_queue = c->queue_size;
+	hcc->response_max = HTTP_RESPONSE_MAX;
+	hcc->tls_verify = c->registry.tls_verify;
+	hcc->ca_file = c->registry.ca_file;
+}

@@ -1,0 +1,232 @@
+/*
+ * proxy_int.h - what the adaptor's files share (internal to src/proxy).
+ *
+ *   proxy.c           set-up, reload, stop: builds and swaps snapshots,
+ *                     reconfigures the long-lived parts
+ *   proxy_snapshot.c  refcounted configuration snapshots
+ *   proxy_common.c    leaf helpers both pipelines use: routing by path,
+ *                     NACK answers, JSON parsing, schema error paths
+ *   proxy_inbound.c   the network listener's staged pipeline
+ *   proxy_outbound.c  the client listener's staged pipeline
+ *   proxy_gateway.c   the gateway's fan-out of a search to BPPs
+ *   proxy_sync.c      client calls held until their callbacks arrive
+ *
+ * Calls go one way: proxy.c -> pipelines -> gateway, sync, snapshot ->
+ * common.  No file calls back into one above it.
+ *
+ * Ownership: the struct proxy owns the long-lived parts; each request
+ * (struct inbound / struct outbound) owns its state and one snapshot
+ * reference, and one function per pipeline frees all of it, from every
+ * completion path.
+ */
+#ifndef BECKND_PROXY_INT_H
+#define BECKND_PROXY_INT_H
+
+#include <sys/queue.h>
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <json-c/json.h>
+
+#include "beckn/beckn_ack.h"
+#include "beckn/beckn_action.h"
+#include "conf/conf.h"
+#include "deliver/deliver.h"
+#include "proxy/proxy.h"
+#include "schema/schema.h"
+#include "util/clock.h"
+
+struct event_base;
+struct http_client;
+struct http_request;
+struct http_server;
+struct lookup_server;
+struct registry;
+struct registry_record;
+struct replay;
+struct inbound;
+struct outbound;
+struct fanout;
+struct sync_table;
+struct sync_wait;
+
+/* Longest id (message_id, transaction_id, bap_id, bpp_id) accepted. */
+#define PROXY_ID_MAX	255
+
+/*
+ * A configuration as requests see it.  Immutable once built; refcounted.
+ * The registry client is shared between snapshots while the registry.*
+ * settings stay the same (so its cache survives a reload) and replaced
+ * when they change (URL mode) or on every reload (file mode: the file is
+ * re-read into a new client, so a broken file refuses the reload).
+ */
+struct snapshot {
+	int			 refs;
+	struct conf		*conf;		/* owns the private keys */
+	struct schema_set	*schemas;	/* NULL: no participants */
+	struct schema_opts	 schema_opts;
+	struct regshare		*reg;		/* NULL: no registry */
+	size_t			*live;		/* the proxy's count */
+};
+
+struct regshare {
+	int			 refs;
+	struct registry		*registry;
+};
+
+/* Counters; the metrics issue will export them. */
+enum inbound_stage {
+	IN_ROUTE,
+	IN_AUTH_HEADER,
+	IN_KEY,
+	IN_VERIFY,
+	IN_PARSE,
+	IN_BIND,
+	IN_GATEWAY_KEY,
+	IN_GATEWAY_VERIFY,
+	IN_REPLAY_CHECK,
+	IN_VALIDATE,
+	IN_DECIDE,
+	IN_REPLAY_COMMIT,
+	IN_REPLY,
+	IN_NSTAGES
+};
+
+enum outbound_stage {
+	OUT_ROUTE,
+	OUT_QUERY,
+	OUT_PARSE,
+	OUT_COMPLETE,
+	OUT_VALIDATE,
+	OUT_SIGN,
+	OUT_TARGETS,
+	OUT_FORWARD,
+	OUT_REPLY,
+	OUT_NSTAGES
+};
+
+struct proxy_stats {
+	uint64_t		 inbound_acked;
+	uint64_t		 inbound_nacked[IN_NSTAGES];
+	uint64_t		 outbound_sent;
+	uint64_t		 outbound_failed[OUT_NSTAGES];
+	uint64_t		 gateway_forwarded;
+	uint64_t		 gateway_failed;
+	struct deliver_stats	 deliver;
+};
+
+struct proxy {
+	struct event_base	*base;
+	const struct clock	*clock;
+	struct snapshot		*snap;		/* current */
+	size_t			 nsnapshots;	/* alive, current included */
+	struct replay		*replay;
+	struct http_client	*http;		/* peers, gateways, webhooks */
+	struct http_server	*net_srv;
+	struct http_server	*client_srv;
+	struct lookup_server	*lookup_srv;	/* listen.registry */
+	struct deliver		*deliver;
+	struct sync_table	*sync;
+	struct proxy_stats	 stats;
+	int			 stopping;
+	TAILQ_HEAD(, inbound)	 inbound;
+	size_t			 ninbound;
+	TAILQ_HEAD(, outbound)	 outbound;
+	size_t			 noutbound;
+	TAILQ_HEAD(, fanout)	 fanouts;
+	size_t			 nfanouts;
+};
+
+/* proxy_snapshot.c */
+struct snapshot	*snapshot_new(struct event_base *, struct conf *,
+		    const struct snapshot *prev, const struct clock *,
+		    size_t *live, char *err, size_t errlen);
+struct snapshot	*snapshot_ref(struct snapshot *);
+/* The last reference wipes and frees it (conf_free wipes the keys). */
+void		 snapshot_unref(struct snapshot *);
+/* The snapshot's registry client, or NULL. */
+struct registry	*snapshot_registry(const struct snapshot *);
+/* Take the configuration back out of a snapshot that failed to start. */
+struct conf	*snapshot_release_conf(struct snapshot *);
+
+/* proxy_common.c */
+/*
+ * The participant whose path prefixes path, and the action after it
+ * ("<path of subscriber_url>/<action>").  NULL when no participant
+ * matches; *action is NULL when the rest names no core action and *name
+ * then points at it (for the answer).
+ */
+const struct conf_participant *proxy_route(const struct conf *,
+		    const char *path, const struct beckn_action **action,
+		    const char **name);
+/* Answer with the Beckn NACK of e; extra: NULL-terminated name/value
+ * header pairs or NULL. */
+void		 proxy_reply_error(struct http_request *, enum beckn_err,
+		    const char *paths, const char *message,
+		    const char *const *extra);
+/* Parse a body once: a JSON object, nothing after it.  NULL and a reason
+ * naming the byte offset on failure. */
+json_object	*proxy_parse_json(const char *, size_t, char *err,
+		    size_t errlen);
+/* Schema errors as NACK paths and a one-line message. */
+void		 proxy_schema_nack(const struct schema_errors *, char *paths,
+		    size_t pathslen, char *msg, size_t msglen);
+/*
+ * A context id checked as bytes: absent or not a string -> 0 and *out
+ * NULL (the schema judges types); a string with a NUL inside or longer
+ * than PROXY_ID_MAX -> -1 and a reason; else 0 and *out (borrowed).
+ */
+int		 proxy_context_id(json_object *ctx, const char *key,
+		    const char **out, char *err, size_t errlen);
+/* The http client settings a configuration implies. */
+struct http_client_conf;
+void		 proxy_http_client_conf(const struct conf *,
+		    struct http_client_conf *);
+
+/* proxy_inbound.c */
+void		 proxy_inbound(struct http_request *, void *proxy);
+void		 proxy_inbound_abort_all(struct proxy *);
+
+/* proxy_outbound.c */
+void		 proxy_outbound(struct http_request *, void *proxy);
+void		 proxy_outbound_abort_all(struct proxy *);
+
+/* proxy_gateway.c: a verified search fanned out to the domain's BPPs. */
+/*
+ * Prepare the fan-out: the gateway's X-Gateway-Authorization is signed
+ * over digest now; nothing is sent.  bpps are borrowed (urls copied).
+ * NULL when signing fails.
+ */
+struct fanout	*gateway_prepare(struct proxy *,
+		    const struct conf_participant *gw,
+		    struct registry_record *const *bpps, size_t nbpps,
+		    const char *auth_value, const char *digest,
+		    const char *message_id, const struct conf *);
+/* Send body (taken) to every BPP; the fan-out frees itself when done. */
+void		 gateway_dispatch(struct fanout *, char *body, size_t len);
+void		 gateway_cancel(struct fanout *);
+void		 gateway_abort_all(struct proxy *);
+
+/* proxy_sync.c: client calls held until callbacks arrive. */
+typedef void	(*sync_done_cb)(json_object *responses, void *arg);
+struct sync_table *sync_table_new(struct event_base *);
+void		 sync_table_free(struct sync_table *);
+/*
+ * Wait up to wait_ms for callbacks with action expect of message_id
+ * addressed to participant (its subscriber id): every one (collect_all)
+ * or the first.  done runs once, from the loop, with an array of the
+ * callback bodies (borrowed for the call).  A waiter never sees another
+ * participant's callbacks, whatever their message_id.
+ */
+struct sync_wait *sync_wait_start(struct sync_table *,
+		    const char *participant, const char *message_id,
+		    const struct beckn_action *expect, int collect_all,
+		    int64_t wait_ms, sync_done_cb, void *arg);
+void		 sync_wait_cancel(struct sync_wait *);
+/* A verified callback reached participant: hand it to its waiters. */
+void		 sync_offer(struct sync_table *, const char *participant,
+		    const char *message_id, const struct beckn_action *,
+		    json_object *body);
+
+#endif
