@@ -1,6 +1,7 @@
 /*
  * check_conf.c - the YAML configuration: defaults, types, ${VAR},
- * file:line errors, participants and keys.
+ * file:line errors, bounds, participants and keys, and the helpers a
+ * reload uses (restart keys, per-section comparison).
  */
 #include "config.h"
 
@@ -11,6 +12,7 @@
 
 #include "conf/conf.h"
 #include "sig/sig_key.h"
+#include "util/duration.h"
 #include "testutil.h"
 #include "util/xmalloc.h"
 
@@ -155,15 +157,397 @@ START_TEST(errors_name_file_and_line)
 	expect_error("listen: [1, 2]\n", 1, "expected a mapping");
 	expect_error("listen:\n  network: [1\n", 3, "YAML");
 	expect_error("nonsense: 1\n", 1, "unknown key \"nonsense\"");
-	expect_error("listen: { network: \"nohostport\" }\n", 0,
+	expect_error("listen: { network: \"nohostport\" }\n", 1,
 	    "listen.network: \"nohostport\" is not host:port");
-	expect_error("registry: { url: ftp://x }\n", 0, "not an http(s) URL");
-	expect_error("registry: { url: http://x, file: y }\n", 0,
+	expect_error("registry: { url: ftp://x }\n", 1, "not an http(s) URL");
+	expect_error("registry: { url: http://x, file: y }\n", 1,
 	    "url or file, not both");
 	expect_error("participants:\n  - subscriber_id: a\n    role: admin\n",
 	    3, "\"admin\" is not one of bap, bpp, gateway");
 	expect_error("participants:\n  - subscriber_id: a\n    colour: red\n",
 	    3, "unknown key \"participants[].colour\"");
+}
+END_TEST
+
+/* Checks made after parsing still name the line of the key concerned. */
+START_TEST(late_errors_have_lines)
+{
+	expect_error("log: { level: info }\nlisten:\n  client: 127.0.0.1:1\n"
+	    "  network: \"::1:5000\"\n", 4,
+	    "listen.network: \"::1:5000\" is not host:port");
+	expect_error("registry:\n  file: r.json\n  cache_ttl: 5m\n"
+	    "  url: http://r\n", 4, "url or file, not both");
+	expect_error("registry:\n  url: http://r\n  file: r.json\n", 3,
+	    "url or file, not both");
+	expect_error("registry:\n  cache_ttl: 5m\n  url: ftp://r\n", 3,
+	    "registry.url: \"ftp://r\" is not an http(s) URL");
+	expect_error("log: { level: info }\nlisten:\n  registry: 127.0.0.1:1\n",
+	    3, "listen.registry needs registry.file");
+}
+END_TEST
+
+START_TEST(bounds_named_in_issue)
+{
+	expect_error("delivery:\n  backoff: 0s\n", 2,
+	    "delivery.backoff: 0s is out of range (10ms to 1h)");
+	expect_error("delivery:\n  backoff: 9ms\n", 2, "out of range");
+	expect_error("registry:\n  refresh_interval: 0\n", 2,
+	    "registry.refresh_interval: 0 is out of range (1s to 1d)");
+	expect_error("security:\n  replay_window: 0\n", 2,
+	    "security.replay_window: 0 is out of range (1s to 1d, or off)");
+	expect_error("security:\n  replay_window: 0s\n", 2, "out of range");
+	expect_error("security:\n  replay_window: PT0S\n", 2, "out of range");
+	expect_error("security:\n  replay_window: 2d\n", 2, "out of range");
+	/* Only the word turns replay protection off. */
+	expect_error("security:\n  replay_window: false\n", 2,
+	    "not a duration");
+	expect_error("registry: { negative_ttl: 0s }\n", 1, "(1s to 1d)");
+	expect_error("registry: { cache_ttl: 500ms }\n", 1, "(1s to 1d)");
+	expect_error("registry: { stale_ttl: 8d }\n", 1, "(0s to 7d)");
+	expect_error("registry: { timeout: 99ms }\n", 1, "(100ms to 10m)");
+	expect_error("limits: { read_timeout: 50ms }\n", 1, "(100ms to 1h)");
+	expect_error("security: { clock_skew: 6m }\n", 1, "(0s to 5m)");
+	expect_error("delivery: { shutdown_timeout: 2h }\n", 1, "(0s to 1h)");
+	expect_error("security: { replay_cache_size: 1000 }\n", 1,
+	    "security.replay_cache_size: 1000 is out of range "
+	    "(1024 to 268435456)");
+	expect_error("security: { replay_sender_quota: 0 }\n", 1,
+	    "out of range");
+	expect_error("limits: { body_max: 2GiB }\n", 1,
+	    "limits.body_max: 2GiB is out of range (1KiB to 1GiB)");
+}
+END_TEST
+
+/* One end of a range as conf_key_range() writes it, in ms or bytes. */
+static long long
+range_end(const char *w, size_t len, int is_dur)
+{
+	char		 buf[32], *end;
+	long long	 v;
+	int64_t		 ms;
+
+	snprintf(buf, sizeof(buf), "%.*s", (int)len, w);
+	if (is_dur) {
+		ck_assert_msg(duration_parse(buf, &ms) == 0, "%s", buf);
+		return ms;
+	}
+	v = strtoll(buf, &end, 10);
+	if (strcmp(end, "KiB") == 0)
+		v <<= 10;
+	else if (strcmp(end, "MiB") == 0)
+		v <<= 20;
+	else if (strcmp(end, "GiB") == 0)
+		v <<= 30;
+	else
+		ck_assert_str_eq(end, "");
+	return v;
+}
+
+/*
+ * Every bounded key of the table refuses one step below its minimum and
+ * one step above its maximum, at the key's line, quoting its range.
+ */
+START_TEST(every_bounded_key_refuses_out_of_range)
+{
+	const char *const	*k;
+	char			 range[80], text[256], want[100];
+	const char		*dot, *to;
+	long long		 end[2];
+	size_t			 nbounded = 0;
+	int			 is_dur, i;
+
+	for (k = conf_key_names(); *k != NULL; k++) {
+		if (conf_key_range(*k, range, sizeof(range)) == -1)
+			continue;
+		nbounded++;
+		ck_assert_ptr_nonnull(dot = strchr(*k, '.'));
+		ck_assert_ptr_nonnull(to = strstr(range, " to "));
+		is_dur = strpbrk(range, "smhd") != NULL;
+		end[0] = range_end(range, (size_t)(to - range), is_dur);
+		end[1] = range_end(to + 4, strlen(to + 4), is_dur);
+		ck_assert_int_lt(end[0], end[1]);
+		snprintf(want, sizeof(want), "(%s", range);
+		for (i = 0; i < 2; i++) {
+			if (i == 0 && end[0] == 0)
+				continue;	/* nothing below 0 parses */
+			snprintf(text, sizeof(text), "%.*s:\n  %s: %lld%s\n",
+			    (int)(dot - *k), *k, dot + 1,
+			    i == 0 ? end[0] - 1 : end[1] + 1,
+			    is_dur ? "ms" : "");
+			expect_error(text, 2, want);
+		}
+	}
+	ck_assert_uint_ge(nbounded, 24);
+}
+END_TEST
+
+START_TEST(order_between_keys)
+{
+	expect_error("delivery:\n  backoff: 1m\n  backoff_max: 30s\n", 3,
+	    "delivery.backoff_max: 30s is below delivery.backoff (1m)");
+	expect_error("delivery:\n  backoff_max: 1m\n  backoff: 2m\n", 3,
+	    "delivery.backoff: 2m is above delivery.backoff_max (1m)");
+	expect_error("delivery:\n  backoff_max: 100ms\n", 2,
+	    "below delivery.backoff (500ms, its default)");
+	expect_error("security:\n  max_signature_ttl: 1m\n", 2,
+	    "security.max_signature_ttl: 1m is below security.signature_ttl "
+	    "(5m, its default)");
+	/* The computed default: 1 h + clock_skew. */
+	expect_error("security:\n  signature_ttl: 2h\n", 2,
+	    "security.signature_ttl: 2h is above security.max_signature_ttl "
+	    "(3605s, its default)");
+	expect_error("security:\n  replay_cache_size: 2048\n"
+	    "  replay_sender_quota: 4096\n", 3,
+	    "security.replay_sender_quota: 4096 is above "
+	    "security.replay_cache_size (2048)");
+	expect_error("security:\n  replay_sender_quota: 4096\n"
+	    "  replay_cache_size: 2048\n", 3,
+	    "security.replay_cache_size: 2048 is below "
+	    "security.replay_sender_quota (4096)");
+	expect_error("security:\n  replay_sender_quota: 3000000\n", 2,
+	    "above security.replay_cache_size (2000000, its default)");
+}
+END_TEST
+
+static struct conf *
+load_ok(const char *name, const char *text)
+{
+	char		 err[512];
+	struct conf	*c;
+
+	c = conf_load(write_conf(name, text), err, sizeof(err));
+	ck_assert_msg(c != NULL, "%s", err);
+	return c;
+}
+
+START_TEST(computed_defaults_and_off)
+{
+	struct conf	*c;
+	char		 text[2048];
+
+	c = load_ok("d.yaml", base_participant);
+	ck_assert_int_eq(c->max_signature_ttl_ms, 3600000 + 5000);
+	ck_assert_uint_eq(c->replay_cache_size, 2000000);
+	ck_assert_uint_eq(c->replay_sender_quota, 500000);
+	ck_assert_int_eq(c->replay_window_ms, 600000);
+	conf_free(c);
+
+	/* Computed from the values the file gives. */
+	c = load_ok("d.yaml", "security:\n  clock_skew: 1m\n"
+	    "  replay_cache_size: 4096\n");
+	ck_assert_int_eq(c->max_signature_ttl_ms, 3600000 + 60000);
+	ck_assert_uint_eq(c->replay_sender_quota, 1024);
+	conf_free(c);
+
+	/* Set explicitly, they are kept as written. */
+	c = load_ok("d.yaml", "security:\n  max_signature_ttl: 10m\n"
+	    "  replay_sender_quota: 7\n  clock_skew: 0s\n");
+	ck_assert_int_eq(c->max_signature_ttl_ms, 600000);
+	ck_assert_uint_eq(c->replay_sender_quota, 7);
+	ck_assert_int_eq(c->clock_skew_ms, 0);
+	conf_free(c);
+
+	snprintf(text, sizeof(text), "security:\n  replay_window: off\n%s",
+	    base_participant);
+	c = load_ok("d.yaml", text);
+	ck_assert_int_eq(c->replay_window_ms, 0);
+	conf_free(c);
+	c = load_ok("d.yaml", "security: { replay_window: 1d }\n"
+	    "delivery: { backoff: 10ms, shutdown_timeout: 0s }\n"
+	    "registry: { stale_ttl: 0 }\n");
+	ck_assert_int_eq(c->replay_window_ms, 86400000);
+	ck_assert_int_eq(c->webhook_backoff_ms, 10);
+	ck_assert_int_eq(c->shutdown_timeout_ms, 0);
+	ck_assert_int_eq(c->registry.stale_ttl_ms, 0);
+	conf_free(c);
+}
+END_TEST
+
+START_TEST(key_table_columns)
+{
+	char	 r[80];
+
+	ck_assert_int_eq(conf_key_reloadable("listen.network"), 0);
+	ck_assert_int_eq(conf_key_reloadable("listen.client"), 0);
+	ck_assert_int_eq(conf_key_reloadable("listen.registry"), 0);
+	ck_assert_int_eq(conf_key_reloadable("registry.url"), 1);
+	ck_assert_int_eq(conf_key_reloadable("registry.file"), 1);
+	ck_assert_int_eq(conf_key_reloadable("limits.body_max"), 1);
+	ck_assert_int_eq(conf_key_reloadable("participants[].webhook"), 1);
+	ck_assert_int_eq(conf_key_reloadable("listen"), -1);
+	ck_assert_int_eq(conf_key_reloadable("nonsense"), -1);
+
+	ck_assert_int_eq(conf_key_range("delivery.backoff", r, sizeof(r)), 0);
+	ck_assert_str_eq(r, "10ms to 1h");
+	ck_assert_int_eq(conf_key_range("limits.body_max", r, sizeof(r)), 0);
+	ck_assert_str_eq(r, "1KiB to 1GiB");
+	ck_assert_int_eq(conf_key_range("delivery.retries", r, sizeof(r)), 0);
+	ck_assert_str_eq(r, "0 to 100");
+	ck_assert_int_eq(conf_key_range("registry.url", r, sizeof(r)), -1);
+	ck_assert_int_eq(conf_key_range("nonsense", r, sizeof(r)), -1);
+}
+END_TEST
+
+static const char *reload_base =
+    "listen:\n"				/* 1 */
+    "  network: 127.0.0.1:5000\n"		/* 2 */
+    "  client: 127.0.0.1:5001\n"		/* 3 */
+    "registry: { url: http://r.example, cache_ttl: 5m }\n"	/* 4 */
+    "limits: { body_max: 2MiB }\n";		/* 5 */
+
+START_TEST(restart_key_on_reload)
+{
+	struct conf	*old, *nw;
+	char		 text[2048];
+	const char	*k;
+	int		 line;
+
+	snprintf(text, sizeof(text), "%s%s", reload_base, base_participant);
+	old = load_ok("old.yaml", text);
+
+	/* Limits, registry and participant changes reload. */
+	snprintf(text, sizeof(text), "%s%s", reload_base, base_participant);
+	*strstr(text, "2MiB") = '1';
+	memcpy(strstr(text, "5m }"), "9m", 2);
+	memcpy(strstr(text, ":3000/"), ":3999/", 6);
+	nw = load_ok("new.yaml", text);
+	line = -1;
+	ck_assert_ptr_null(conf_restart_key(old, nw, &line));
+	ck_assert_int_eq(line, -1);
+	ck_assert_ptr_null(conf_restart_key(old, old, NULL));
+	conf_free(nw);
+
+	/* A listener moved: named, with its line in the new file. */
+	snprintf(text, sizeof(text), "log: { level: debug }\n%s%s",
+	    reload_base, base_participant);
+	memcpy(strstr(text, ":5001"), ":5009", 5);
+	nw = load_ok("new.yaml", text);
+	k = conf_restart_key(old, nw, &line);
+	ck_assert_ptr_nonnull(k);
+	ck_assert_str_eq(k, "listen.client");
+	ck_assert_int_eq(line, 4);
+	conf_free(nw);
+
+	/* A listener removed: line 0, it is nowhere in the new file. */
+	nw = load_ok("new.yaml", "listen:\n  network: 127.0.0.1:5000\n");
+	k = conf_restart_key(old, nw, &line);
+	ck_assert_ptr_nonnull(k);
+	ck_assert_str_eq(k, "listen.client");
+	ck_assert_int_eq(line, 0);
+	conf_free(nw);
+
+	/* A listener added. */
+	snprintf(text, sizeof(text), "listen:\n  registry: 127.0.0.1:5002\n"
+	    "  network: 127.0.0.1:5000\n  client: 127.0.0.1:5001\n"
+	    "registry: { file: r.json }\n");
+	nw = load_ok("new.yaml", text);
+	k = conf_restart_key(old, nw, &line);
+	ck_assert_ptr_nonnull(k);
+	ck_assert_str_eq(k, "listen.registry");
+	ck_assert_int_eq(line, 2);
+	conf_free(nw);
+	conf_free(old);
+}
+END_TEST
+
+/* A fresh key pair's private half, as `becknd keygen` prints it. */
+static void
+write_new_key(const char *path)
+{
+	struct sig_key	*k;
+	char		 b64[89];
+	FILE		*f;
+
+	ck_assert_ptr_nonnull(k = sig_key_generate());
+	ck_assert_int_eq(sig_key_private_b64(k, b64), 0);
+	ck_assert_ptr_nonnull(f = fopen(path, "w"));
+	fprintf(f, "%s\n", b64);
+	fclose(f);
+	sig_key_free(k);
+}
+
+START_TEST(keys_equal_by_prefix)
+{
+	struct conf	*a, *b;
+	char		 text[2048], two[4096], keypath[300];
+
+	snprintf(text, sizeof(text), "%s%s", reload_base, base_participant);
+	a = load_ok("a.yaml", text);
+	b = load_ok("b.yaml", text);
+	ck_assert_int_eq(conf_keys_equal(a, b, ""), 1);
+	ck_assert_int_eq(conf_keys_equal(a, b, "registry."), 1);
+	ck_assert_int_eq(conf_keys_equal(a, b, "participants"), 1);
+	ck_assert_int_eq(conf_keys_equal(a, b, "no.such.prefix"), 1);
+	conf_free(b);
+
+	/* registry.cache_ttl differs: only prefixes covering it see it. */
+	memcpy(strstr(text, "5m }"), "6m", 2);
+	b = load_ok("b.yaml", text);
+	ck_assert_int_eq(conf_keys_equal(a, b, "registry."), 0);
+	ck_assert_int_eq(conf_keys_equal(a, b, "registry.cache_ttl"), 0);
+	ck_assert_int_eq(conf_keys_equal(a, b, "registry.url"), 1);
+	ck_assert_int_eq(conf_keys_equal(a, b, "limits."), 1);
+	ck_assert_int_eq(conf_keys_equal(a, b, "participants"), 1);
+	ck_assert_int_eq(conf_keys_equal(a, b, ""), 0);
+	conf_free(b);
+
+	/* The registry URL (a string). */
+	snprintf(text, sizeof(text), "%s%s", reload_base, base_participant);
+	memcpy(strstr(text, "r.example"), "q", 1);
+	b = load_ok("b.yaml", text);
+	ck_assert_int_eq(conf_keys_equal(a, b, "registry."), 0);
+	ck_assert_int_eq(conf_keys_equal(a, b, "listen."), 1);
+	conf_free(b);
+
+	/* A participant's list of domains. */
+	snprintf(text, sizeof(text), "%s%s", reload_base, base_participant);
+	memcpy(strstr(text, "onest:courses"), "onest:jobs,x ", 13);
+	b = load_ok("b.yaml", text);
+	ck_assert_uint_eq(b->participants[0].ndomains, 2);
+	ck_assert_int_eq(conf_keys_equal(a, b, "participants"), 0);
+	ck_assert_int_eq(conf_keys_equal(a, b, "participants[].domains"), 0);
+	ck_assert_int_eq(conf_keys_equal(a, b, "participants[].webhook"), 1);
+	ck_assert_int_eq(conf_keys_equal(a, b, "registry."), 1);
+	conf_free(b);
+
+	/* One participant more: not equal, whatever else is. */
+	snprintf(two, sizeof(two), "%s%s"
+	    "  - subscriber_id: bpp.example.org\n"
+	    "    key_id: k1\n"
+	    "    role: bpp\n"
+	    "    private_key: " KEY64 "\n"
+	    "    subscriber_url: https://bpp.example.org/bpp\n"
+	    "    webhook: http://127.0.0.1:3000/\n", reload_base,
+	    base_participant);
+	b = load_ok("b.yaml", two);
+	ck_assert_int_eq(conf_keys_equal(a, b, "participants"), 0);
+	ck_assert_int_eq(conf_keys_equal(a, b, "participants[].role"), 0);
+	ck_assert_int_eq(conf_keys_equal(a, b, "registry."), 1);
+	conf_free(b);
+	conf_free(a);
+
+	/* Same key file path, rotated content: a difference. */
+	snprintf(keypath, sizeof(keypath), "%s/rot.key", dir);
+	write_new_key(keypath);
+	snprintf(text, sizeof(text), "participants:\n"
+	    "  - subscriber_id: bap.example.org\n"
+	    "    key_id: k1\n"
+	    "    private_key_file: rot.key\n"
+	    "    subscriber_url: https://bap.example.org/beckn/\n"
+	    "    webhook: http://127.0.0.1:3000/beckn/{action}\n");
+	a = load_ok("a.yaml", text);
+	b = load_ok("b.yaml", text);
+	ck_assert_int_eq(conf_keys_equal(a, b, "participants"), 1);
+	conf_free(b);
+	write_new_key(keypath);
+	b = load_ok("b.yaml", text);
+	ck_assert_int_eq(conf_keys_equal(a, b, "participants"), 0);
+	ck_assert_int_eq(conf_keys_equal(a, b,
+	    "participants[].private_key_file"), 0);
+	ck_assert_int_eq(conf_keys_equal(a, b, "participants[].webhook"), 1);
+	conf_free(b);
+	conf_free(a);
+	unlink(keypath);
 }
 END_TEST
 
@@ -326,6 +710,14 @@ main(void)
 	tcase_add_test(tc, defaults_and_values);
 	tcase_add_test(tc, env_expansion);
 	tcase_add_test(tc, errors_name_file_and_line);
+	tcase_add_test(tc, late_errors_have_lines);
+	tcase_add_test(tc, bounds_named_in_issue);
+	tcase_add_test(tc, every_bounded_key_refuses_out_of_range);
+	tcase_add_test(tc, order_between_keys);
+	tcase_add_test(tc, computed_defaults_and_off);
+	tcase_add_test(tc, key_table_columns);
+	tcase_add_test(tc, restart_key_on_reload);
+	tcase_add_test(tc, keys_equal_by_prefix);
 	tcase_add_test(tc, participant_checks);
 	tcase_add_test(tc, key_file_and_gateway);
 	tcase_add_test(tc, key_table_lists_every_key);

@@ -9,8 +9,12 @@
  *
  *   doc/becknd.8     section CONFIGURATION KEYS: one .TP entry per key,
  *                    the tag's first word is the key's full name, and no
- *                    entry names a key the table lacks; section COMMANDS:
- *                    one .SS "becknd NAME" per subcommand and no other.
+ *                    entry names a key the table lacks; a bounded key's
+ *                    tag shows conf_key_range(); the tag of a key that
+ *                    needs a restart ends with "; restart)" and its text
+ *                    says "Changing it needs a restart", and no other
+ *                    key's does; section COMMANDS: one .SS "becknd NAME"
+ *                    per subcommand and no other.
  *   README.md        section "## Configuration": one table row per key,
  *                    "| `key` | ...", and no row for an unknown key; every
  *                    subcommand appears as "becknd NAME".
@@ -322,6 +326,62 @@ man_tags(const char *man, const char *section, struct names *out)
 	}
 }
 
+/*
+ * The entry of key in a man page section: the plain text of its .TP tag
+ * and of the lines after it up to the next .TP, .SS or .SH, joined by
+ * spaces (both xmalloc'd).  0, or -1 when no tag starts with key.
+ */
+static int
+man_entry(const char *man, const char *section, const char *key,
+    char **tag, char **body)
+{
+	const char	*s, *p, *end, *nl;
+	size_t		 len, blen;
+	char		*t, *w;
+	int		 found;
+
+	ck_assert(roff_section(man, section, &s, &len) == 0);
+	end = s + len;
+	for (p = s; p < end; p = nl + 1) {
+		if ((nl = memchr(p, '\n', (size_t)(end - p))) == NULL)
+			break;
+		if (strncmp(p, ".TP", 3) != 0 || (p[3] != '\n' && p[3] != ' '))
+			continue;
+		p = nl + 1;
+		if (p >= end || (nl = memchr(p, '\n', (size_t)(end - p))) ==
+		    NULL)
+			break;
+		t = roff_text(p, (size_t)(nl - p));
+		w = first_word(t);
+		found = strcmp(w, key) == 0;
+		free(w);
+		if (!found) {
+			free(t);
+			continue;
+		}
+		*tag = t;
+		*body = xstrdup("");
+		blen = 0;
+		for (p = nl + 1; p < end; p = nl + 1) {
+			if ((nl = memchr(p, '\n', (size_t)(end - p))) == NULL)
+				nl = end;
+			if (strncmp(p, ".TP", 3) == 0 ||
+			    strncmp(p, ".SS", 3) == 0 ||
+			    strncmp(p, ".SH", 3) == 0)
+				break;
+			t = roff_text(p, (size_t)(nl - p));
+			*body = xrealloc(*body, blen + strlen(t) + 2);
+			blen += (size_t)sprintf(*body + blen, "%s%s",
+			    blen > 0 ? " " : "", t);
+			free(t);
+			if (nl == end)
+				break;
+		}
+		return 0;
+	}
+	return -1;
+}
+
 /* NAME of each .SS "becknd NAME" in a section. */
 static void
 man_subsections(const char *man, const char *section, struct names *out)
@@ -410,6 +470,77 @@ START_TEST(man_documents_no_unknown_key)
 		    "\"%s\", which conf_keys[] in src/conf/conf.c does not "
 		    "accept", tags.v[i]);
 	names_free(&tags);
+	free(man);
+}
+END_TEST
+
+/* The tag "key (type MIN to MAX; default: ...)" shows the table's bounds. */
+START_TEST(man_shows_every_bound)
+{
+	const char *const	*k;
+	char			*man = read_src("doc/becknd.8"), *tag, *body;
+	char			 range[80], want[100];
+	size_t			 n = 0;
+
+	for (k = conf_key_names(); *k != NULL; k++) {
+		if (conf_key_range(*k, range, sizeof(range)) == -1)
+			continue;
+		n++;
+		ck_assert(man_entry(man, "CONFIGURATION KEYS", *k, &tag,
+		    &body) == 0);
+		/* " 10ms to 1h;" or " 1s to 1d, or off;" */
+		snprintf(want, sizeof(want), " %s", range);
+		ck_assert_msg(strstr(tag, want) != NULL &&
+		    strchr(";,", strstr(tag, want)[strlen(want)]) != NULL,
+		    "doc/becknd.8: the entry of %s should show its bounds "
+		    "\"%s\" as in \"(duration %s; default: ...)\"; it reads "
+		    "\"%s\"", *k, range, range, tag);
+		free(tag);
+		free(body);
+	}
+	ck_assert_uint_gt(n, 20);
+	free(man);
+}
+END_TEST
+
+/*
+ * The reloadable column both ways: a key that needs a restart says so in
+ * its tag and text, and a reloadable key says neither.
+ */
+START_TEST(man_marks_restart_keys)
+{
+	const char *const	*k;
+	char			*man = read_src("doc/becknd.8"), *tag, *body;
+	const char		*mark = "; restart)";
+	const char		*says = "Changing it needs a restart";
+	size_t			 tlen, nrestart = 0;
+	int			 tagged, told, reloadable;
+
+	for (k = conf_key_names(); *k != NULL; k++) {
+		reloadable = conf_key_reloadable(*k);
+		ck_assert_int_ne(reloadable, -1);
+		ck_assert(man_entry(man, "CONFIGURATION KEYS", *k, &tag,
+		    &body) == 0);
+		tlen = strlen(tag);
+		while (tlen > 0 && isspace((unsigned char)tag[tlen - 1]))
+			tlen--;
+		tagged = tlen >= strlen(mark) &&
+		    memcmp(tag + tlen - strlen(mark), mark, strlen(mark)) == 0;
+		told = strstr(body, says) != NULL;
+		if (!reloadable) {
+			nrestart++;
+			ck_assert_msg(tagged && told, "doc/becknd.8: %s needs "
+			    "a restart: its tag must end with \"%s\" and its "
+			    "text say \"%s\" (tag \"%s\")", *k, mark, says,
+			    tag);
+		} else
+			ck_assert_msg(!tagged && !told, "doc/becknd.8: %s is "
+			    "reloadable (conf_keys[]), but its entry says it "
+			    "needs a restart", *k);
+		free(tag);
+		free(body);
+	}
+	ck_assert_uint_eq(nrestart, 3);
 	free(man);
 }
 END_TEST
@@ -754,6 +885,8 @@ docs_suite(void)
 	tcase_set_timeout(tc, 30);
 	tcase_add_test(tc, man_documents_every_key);
 	tcase_add_test(tc, man_documents_no_unknown_key);
+	tcase_add_test(tc, man_shows_every_bound);
+	tcase_add_test(tc, man_marks_restart_keys);
 	tcase_add_test(tc, man_documents_every_subcommand);
 	tcase_add_test(tc, man_has_no_groff_warnings);
 	suite_add_tcase(s, tc);

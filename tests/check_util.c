@@ -1,5 +1,5 @@
 /*
- * check_util.c - base64, durations, clock.
+ * check_util.c - base64, durations, clock, host:port.
  */
 #include "config.h"
 
@@ -11,6 +11,7 @@
 #include "util/clock.h"
 #include "util/duration.h"
 #include "util/url.h"
+#include "util/hostport.h"
 
 START_TEST(b64_rfc4648_vectors)
 {
@@ -125,6 +126,45 @@ START_TEST(url_same_endpoint)
 }
 END_TEST
 
+START_TEST(hostport_forms)
+{
+	static const struct {
+		const char	*in, *host;
+		int		 port;
+	} ok[] = {
+		{ "127.0.0.1:5001", "127.0.0.1", 5001 },
+		{ "0.0.0.0:0", "0.0.0.0", 0 },
+		{ "localhost:65535", "localhost", 65535 },
+		{ "*:80", "*", 80 },
+		{ "[::1]:5000", "::1", 5000 },
+		{ "[fe80::1%eth0]:8080", "fe80::1%eth0", 8080 },
+	};
+	static const char *const bad[] = { "", "nohostport", ":5000",
+	    "host:", "host:65536", "host:-1", "host:5x", "host: 5", "host:+5",
+	    "::1:5000", "[::1]5000", "[::1]", "[]:5000", "a:b:c",
+	    "host:99999999999999999999" };
+	size_t	 i;
+	char	*host;
+	int	 port;
+
+	for (i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
+		port = -1;
+		ck_assert_msg(hostport_split(ok[i].in, &host, &port) == 0,
+		    "refused \"%s\"", ok[i].in);
+		ck_assert_str_eq(host, ok[i].host);
+		ck_assert_int_eq(port, ok[i].port);
+		free(host);
+	}
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		host = (char *)"untouched";
+		ck_assert_msg(hostport_split(bad[i], &host, &port) == -1,
+		    "accepted \"%s\"", bad[i]);
+		/* Nothing to free on failure. */
+		ck_assert_ptr_null(host);
+	}
+}
+END_TEST
+
 int
 main(void)
 {
@@ -137,6 +177,7 @@ main(void)
 	tcase_add_test(tc, duration_forms);
 	tcase_add_test(tc, clock_manual);
 	tcase_add_test(tc, url_same_endpoint);
+	tcase_add_test(tc, hostport_forms);
 	suite_add_tcase(s, tc);
 	return test_run_suite(s);
 }

@@ -20,6 +20,7 @@
 
 #include "conf/conf.h"
 #include "util/duration.h"
+#include "util/hostport.h"
 #include "util/readfile.h"
 #include "util/xmalloc.h"
 
@@ -44,65 +45,121 @@ enum ck_type {
 
 enum ck_scope { SCOPE_CONF, SCOPE_PARTICIPANT };
 
+#define CKF_RESTART	0x01	/* bound at start: SIGHUP cannot change it */
+#define CKF_OFF		0x02	/* CK_DURATION: the word "off" stores 0 */
+#define CKF_KEY		0x04	/* names the participant's private key */
+
+/*
+ * min and max bound CK_INT, CK_SIZE_T, CK_SIZE (bytes) and CK_DURATION
+ * (milliseconds).  Every such key has bounds: an unbounded value is a
+ * misconfiguration waiting to happen (a 0s backoff spins, a 0 refresh
+ * interval lifts the registry rate limit).
+ */
 struct conf_key {
 	const char	*name;
 	enum ck_type	 type;
 	enum ck_scope	 scope;
+	int		 flags;
 	size_t		 off;
-	long long	 min, max;	/* for CK_INT/CK_SIZE_T/CK_SIZE */
+	long long	 min, max;
 };
 
-#define C(n, t, f)		{ n, t, SCOPE_CONF, offsetof(struct conf, f), 0, 0 }
-#define CN(n, t, f, lo, hi)	{ n, t, SCOPE_CONF, \
+#define MS	1LL
+#define SEC	(1000 * MS)
+#define MINUTE	(60 * SEC)
+#define HOUR	(60 * MINUTE)
+#define DAY	(24 * HOUR)
+
+#define C(n, t, f, fl)		{ n, t, SCOPE_CONF, fl, \
+				  offsetof(struct conf, f), 0, 0 }
+#define CN(n, t, f, lo, hi)	{ n, t, SCOPE_CONF, 0, \
 				  offsetof(struct conf, f), lo, hi }
-#define P(n, t, f)		{ n, t, SCOPE_PARTICIPANT, \
+#define P(n, t, f, fl)		{ n, t, SCOPE_PARTICIPANT, fl, \
 				  offsetof(struct conf_participant, f), 0, 0 }
 
-/* Every accepted key. Keep the man page and README in step with this. */
+/*
+ * Every accepted key.  Keep becknd(8), the README and etc/becknd.yaml in
+ * step with this (tests/check_docs checks names, bounds and restarts).
+ */
 static const struct conf_key conf_keys[] = {
-	C("listen.network", CK_STR, listen_network),
-	C("listen.client", CK_STR, listen_client),
-	C("listen.registry", CK_STR, listen_registry),
-	C("registry.url", CK_STR, registry.url),
-	C("registry.file", CK_PATH, registry.file),
-	C("registry.cache_ttl", CK_DURATION, registry.cache_ttl_ms),
-	C("registry.negative_ttl", CK_DURATION, registry.negative_ttl_ms),
-	C("registry.stale_ttl", CK_DURATION, registry.stale_ttl_ms),
-	C("registry.timeout", CK_DURATION, registry.timeout_ms),
-	C("registry.connect_timeout", CK_DURATION, registry.connect_timeout_ms),
+	C("listen.network", CK_STR, listen_network, CKF_RESTART),
+	C("listen.client", CK_STR, listen_client, CKF_RESTART),
+	C("listen.registry", CK_STR, listen_registry, CKF_RESTART),
+	C("registry.url", CK_STR, registry.url, 0),
+	C("registry.file", CK_PATH, registry.file, 0),
+	CN("registry.cache_ttl", CK_DURATION, registry.cache_ttl_ms,
+	    1 * SEC, 1 * DAY),
+	CN("registry.negative_ttl", CK_DURATION, registry.negative_ttl_ms,
+	    1 * SEC, 1 * DAY),
+	CN("registry.stale_ttl", CK_DURATION, registry.stale_ttl_ms,
+	    0, 7 * DAY),
+	CN("registry.timeout", CK_DURATION, registry.timeout_ms,
+	    100 * MS, 10 * MINUTE),
+	CN("registry.connect_timeout", CK_DURATION,
+	    registry.connect_timeout_ms, 100 * MS, 10 * MINUTE),
 	CN("registry.cache_size", CK_SIZE_T, registry.cache_size, 1, 10000000),
 	CN("registry.max_inflight", CK_INT, registry.max_inflight, 1, 4096),
-	C("registry.refresh_interval", CK_DURATION, registry.refresh_interval_ms),
-	C("registry.tls_verify", CK_BOOL, registry.tls_verify),
-	C("registry.ca_file", CK_PATH, registry.ca_file),
-	C("schemas", CK_PATHLIST, schemas),
-	C("validation.formats", CK_STR, schema_formats),
-	C("security.clock_skew", CK_DURATION, clock_skew_ms),
-	C("security.replay_window", CK_DURATION, replay_window_ms),
-	C("security.signature_ttl", CK_DURATION, signature_ttl_ms),
+	CN("registry.refresh_interval", CK_DURATION,
+	    registry.refresh_interval_ms, 1 * SEC, 1 * DAY),
+	C("registry.tls_verify", CK_BOOL, registry.tls_verify, 0),
+	C("registry.ca_file", CK_PATH, registry.ca_file, 0),
+	C("schemas", CK_PATHLIST, schemas, 0),
+	C("validation.formats", CK_STR, schema_formats, 0),
+	CN("security.clock_skew", CK_DURATION, clock_skew_ms, 0, 5 * MINUTE),
+	{ "security.replay_window", CK_DURATION, SCOPE_CONF, CKF_OFF,
+	    offsetof(struct conf, replay_window_ms), 1 * SEC, 1 * DAY },
+	CN("security.signature_ttl", CK_DURATION, signature_ttl_ms,
+	    1 * SEC, 1 * DAY),
+	CN("security.max_signature_ttl", CK_DURATION, max_signature_ttl_ms,
+	    1 * SEC, 1 * DAY),
+	CN("security.replay_cache_size", CK_SIZE_T, replay_cache_size,
+	    1024, 1LL << 28),
+	CN("security.replay_sender_quota", CK_SIZE_T, replay_sender_quota,
+	    1, 1LL << 28),
 	CN("limits.body_max", CK_SIZE, body_max, 1024, 1LL << 30),
 	CN("limits.header_max", CK_SIZE, header_max, 1024, 1LL << 20),
-	C("limits.read_timeout", CK_DURATION, read_timeout_ms),
+	CN("limits.read_timeout", CK_DURATION, read_timeout_ms,
+	    100 * MS, 1 * HOUR),
 	CN("limits.max_connections", CK_INT, max_connections, 1, 1000000),
-	C("delivery.webhook_timeout", CK_DURATION, webhook_timeout_ms),
+	CN("delivery.webhook_timeout", CK_DURATION, webhook_timeout_ms,
+	    100 * MS, 1 * HOUR),
 	CN("delivery.retries", CK_INT, webhook_retries, 0, 100),
-	C("delivery.backoff", CK_DURATION, webhook_backoff_ms),
-	C("delivery.backoff_max", CK_DURATION, webhook_backoff_max_ms),
+	CN("delivery.backoff", CK_DURATION, webhook_backoff_ms,
+	    10 * MS, 1 * HOUR),
+	CN("delivery.backoff_max", CK_DURATION, webhook_backoff_max_ms,
+	    10 * MS, 1 * DAY),
 	CN("delivery.queue_size", CK_SIZE_T, queue_size, 1, 10000000),
-	C("delivery.upstream_timeout", CK_DURATION, upstream_timeout_ms),
-	C("delivery.shutdown_timeout", CK_DURATION, shutdown_timeout_ms),
-	C("log.level", CK_LOGLEVEL, log_level),
-	P("participants[].subscriber_id", CK_STR, subscriber_id),
-	P("participants[].key_id", CK_STR, key_id),
-	P("participants[].role", CK_ROLE, role),
-	P("participants[].private_key_file", CK_PATH, private_key_file),
-	P("participants[].private_key", CK_STR, private_key),
-	P("participants[].subscriber_url", CK_STR, subscriber_url),
-	P("participants[].webhook", CK_STR, webhook),
-	P("participants[].domains", CK_STRLIST, domains),
+	CN("delivery.upstream_timeout", CK_DURATION, upstream_timeout_ms,
+	    100 * MS, 1 * HOUR),
+	CN("delivery.shutdown_timeout", CK_DURATION, shutdown_timeout_ms,
+	    0, 1 * HOUR),
+	C("log.level", CK_LOGLEVEL, log_level, 0),
+	P("participants[].subscriber_id", CK_STR, subscriber_id, 0),
+	P("participants[].key_id", CK_STR, key_id, 0),
+	P("participants[].role", CK_ROLE, role, 0),
+	P("participants[].private_key_file", CK_PATH, private_key_file,
+	    CKF_KEY),
+	P("participants[].private_key", CK_STR, private_key, CKF_KEY),
+	P("participants[].subscriber_url", CK_STR, subscriber_url, 0),
+	P("participants[].webhook", CK_STR, webhook, 0),
+	P("participants[].domains", CK_STRLIST, domains, 0),
 };
 
 #define NKEYS (sizeof(conf_keys) / sizeof(conf_keys[0]))
+_Static_assert(NKEYS <= CONF_KEYS_MAX, "raise CONF_KEYS_MAX");
+
+/*
+ * Values that must not exceed another key's value: lo <= hi.  The error
+ * names the key written later, at its line, since that is the one the
+ * reader was just looking at.
+ */
+static const struct {
+	const char	*lo, *hi;
+} conf_order[] = {
+	{ "delivery.backoff", "delivery.backoff_max" },
+	{ "security.signature_ttl", "security.max_signature_ttl" },
+	{ "security.replay_sender_quota", "security.replay_cache_size" },
+};
 
 /* In enum beckn_role order. */
 static const char *role_names[] = { "bap", "bpp", "gateway" };
@@ -150,6 +207,246 @@ conf_key_names(void)
 		names[i] = conf_keys[i].name;
 	names[NKEYS] = NULL;
 	return names;
+}
+
+/* The table entry of name in any scope, or NULL. */
+static const struct conf_key *
+key_named(const char *name)
+{
+	size_t	 i;
+
+	for (i = 0; i < NKEYS; i++)
+		if (strcmp(conf_keys[i].name, name) == 0)
+			return &conf_keys[i];
+	return NULL;
+}
+
+/* Where the key was set in c's file, 0 when it was not (conf scope). */
+static int
+key_line(const struct conf *c, const struct conf_key *k)
+{
+	return c->key_lines[k - conf_keys];
+}
+
+/*
+ * In the largest unit that divides it exactly (1d, 90m, 3605s, 250ms), so
+ * that a value quoted in an error can be pasted back into the file.
+ */
+static void
+fmt_duration(long long ms, char *buf, size_t len)
+{
+	static const struct {
+		long long	 ms;
+		const char	*unit;
+	} units[] = {
+		{ DAY, "d" }, { HOUR, "h" }, { MINUTE, "m" }, { SEC, "s" },
+	};
+	size_t	 i;
+
+	if (ms == 0) {
+		snprintf(buf, len, "0s");
+		return;
+	}
+	for (i = 0; i < sizeof(units) / sizeof(units[0]); i++)
+		if (ms % units[i].ms == 0) {
+			snprintf(buf, len, "%lld%s", ms / units[i].ms,
+			    units[i].unit);
+			return;
+		}
+	snprintf(buf, len, "%lldms", ms);
+}
+
+/* Sizes as the README writes them: 64KiB, 2MiB, 1000. */
+static void
+fmt_size(long long v, char *buf, size_t len)
+{
+	if (v != 0 && v % (1LL << 30) == 0)
+		snprintf(buf, len, "%lldGiB", v >> 30);
+	else if (v != 0 && v % (1LL << 20) == 0)
+		snprintf(buf, len, "%lldMiB", v >> 20);
+	else if (v != 0 && v % (1LL << 10) == 0)
+		snprintf(buf, len, "%lldKiB", v >> 10);
+	else
+		snprintf(buf, len, "%lld", v);
+}
+
+/* A numeric value in the key's units; -1 for a key without bounds. */
+static int
+fmt_value(const struct conf_key *k, long long v, char *buf, size_t len)
+{
+	switch (k->type) {
+	case CK_DURATION:
+		fmt_duration(v, buf, len);
+		return 0;
+	case CK_SIZE:
+		fmt_size(v, buf, len);
+		return 0;
+	case CK_INT:
+	case CK_SIZE_T:
+		snprintf(buf, len, "%lld", v);
+		return 0;
+	default:
+		return -1;
+	}
+}
+
+static int
+key_range(const struct conf_key *k, char *buf, size_t len)
+{
+	char	 lo[32], hi[32];
+
+	if (fmt_value(k, k->min, lo, sizeof(lo)) == -1 ||
+	    fmt_value(k, k->max, hi, sizeof(hi)) == -1)
+		return -1;
+	snprintf(buf, len, "%s to %s", lo, hi);
+	return 0;
+}
+
+int
+conf_key_range(const char *name, char *buf, size_t len)
+{
+	const struct conf_key	*k;
+
+	if ((k = key_named(name)) == NULL)
+		return -1;
+	return key_range(k, buf, len);
+}
+
+int
+conf_key_reloadable(const char *name)
+{
+	const struct conf_key	*k;
+
+	if ((k = key_named(name)) == NULL)
+		return -1;
+	return (k->flags & CKF_RESTART) ? 0 : 1;
+}
+
+/* The value of a numeric key (conf_key_range() != -1) in base. */
+static long long
+num_value(const struct conf_key *k, const void *base)
+{
+	const char	*p = (const char *)base + k->off;
+
+	switch (k->type) {
+	case CK_DURATION:
+		return *(const int64_t *)p;
+	case CK_INT:
+		return *(const int *)p;
+	default:
+		return (long long)*(const size_t *)p;
+	}
+}
+
+static int
+str_equal(const char *a, const char *b)
+{
+	if (a == NULL || b == NULL)
+		return a == b;
+	return strcmp(a, b) == 0;
+}
+
+/* Does key k have the same value in a and b (both conf or participant)? */
+static int
+value_equal(const struct conf_key *k, const void *a, const void *b)
+{
+	const char	*pa = (const char *)a + k->off;
+	const char	*pb = (const char *)b + k->off;
+	char *const	*la, *const *lb;
+	size_t		 na, nb, i;
+
+	switch (k->type) {
+	case CK_STR:
+	case CK_PATH:
+		return str_equal(*(char *const *)pa, *(char *const *)pb);
+	case CK_STRLIST:
+	case CK_PATHLIST:
+		/* The count lives right after the pointer (see set_list()). */
+		la = *(char **const *)pa;
+		lb = *(char **const *)pb;
+		na = *(const size_t *)(pa + sizeof(char **));
+		nb = *(const size_t *)(pb + sizeof(char **));
+		if (na != nb)
+			return 0;
+		for (i = 0; i < na; i++)
+			if (!str_equal(la[i], lb[i]))
+				return 0;
+		return 1;
+	case CK_DURATION:
+	case CK_INT:
+	case CK_SIZE:
+	case CK_SIZE_T:
+		return num_value(k, a) == num_value(k, b);
+	case CK_BOOL:
+		return *(const int *)pa == *(const int *)pb;
+	case CK_ROLE:
+		return *(const enum beckn_role *)pa ==
+		    *(const enum beckn_role *)pb;
+	case CK_LOGLEVEL:
+		return *(const enum log_level *)pa ==
+		    *(const enum log_level *)pb;
+	}
+	return 0;
+}
+
+/* The loaded keys, compared by their public halves. */
+static int
+sigkey_equal(const struct sig_key *a, const struct sig_key *b)
+{
+	if (a == NULL || b == NULL)
+		return a == b;
+	return memcmp(sig_key_public_raw(a), sig_key_public_raw(b),
+	    SIG_PUBKEY_LEN) == 0;
+}
+
+const char *
+conf_restart_key(const struct conf *old, const struct conf *nw, int *line)
+{
+	size_t	 i;
+
+	for (i = 0; i < NKEYS; i++) {
+		/* Restart keys are all of conf scope (the listeners). */
+		if (!(conf_keys[i].flags & CKF_RESTART) ||
+		    conf_keys[i].scope != SCOPE_CONF ||
+		    value_equal(&conf_keys[i], old, nw))
+			continue;
+		if (line != NULL)
+			*line = nw->key_lines[i];
+		return conf_keys[i].name;
+	}
+	return NULL;
+}
+
+int
+conf_keys_equal(const struct conf *a, const struct conf *b,
+    const char *prefix)
+{
+	const struct conf_key	*k;
+	const struct conf_participant *pa, *pb;
+	size_t			 i, j, plen = strlen(prefix);
+
+	for (i = 0; i < NKEYS; i++) {
+		k = &conf_keys[i];
+		if (strncmp(k->name, prefix, plen) != 0)
+			continue;
+		if (k->scope == SCOPE_CONF) {
+			if (!value_equal(k, a, b))
+				return 0;
+			continue;
+		}
+		if (a->nparticipants != b->nparticipants)
+			return 0;
+		for (j = 0; j < a->nparticipants; j++) {
+			pa = &a->participants[j];
+			pb = &b->participants[j];
+			if (!value_equal(k, pa, pb))
+				return 0;
+			if ((k->flags & CKF_KEY) &&
+			    !sigkey_equal(pa->key, pb->key))
+				return 0;
+		}
+	}
+	return 1;
 }
 
 /* ${VAR} expansion. NULL (and an error) when a variable is not set. */
@@ -308,6 +605,18 @@ done:
 	return 0;
 }
 
+static void
+range_error(struct loader *l, int line, const struct conf_key *k,
+    const char *value)
+{
+	char	 range[80];
+
+	if (key_range(k, range, sizeof(range)) == -1)
+		range[0] = '\0';
+	lerr(l, line, "%s: %s is out of range (%s%s)", k->name, value, range,
+	    (k->flags & CKF_OFF) ? ", or off" : "");
+}
+
 static int
 set_value(struct loader *l, const struct conf_key *k, yaml_node_t *n,
     void *base)
@@ -336,9 +645,19 @@ set_value(struct loader *l, const struct conf_key *k, yaml_node_t *n,
 		rc = 0;
 		break;
 	case CK_DURATION:
+		if ((k->flags & CKF_OFF) && strcmp(s, "off") == 0) {
+			/* Only the word turns it off: 0 is out of range. */
+			*(int64_t *)((char *)base + k->off) = 0;
+			rc = 0;
+			break;
+		}
 		if (duration_parse(s, &ms) == -1) {
 			lerr(l, node_line(n), "%s: \"%s\" is not a duration "
 			    "(examples: 10s, 250ms, 5m, PT30S)", k->name, s);
+			break;
+		}
+		if (ms < k->min || ms > k->max) {
+			range_error(l, node_line(n), k, s);
 			break;
 		}
 		*(int64_t *)((char *)base + k->off) = ms;
@@ -364,8 +683,7 @@ set_value(struct loader *l, const struct conf_key *k, yaml_node_t *n,
 			}
 		}
 		if (v < k->min || v > k->max) {
-			lerr(l, node_line(n), "%s: %lld is out of range "
-			    "(%lld to %lld)", k->name, v, k->min, k->max);
+			range_error(l, node_line(n), k, s);
 			break;
 		}
 		if (k->type == CK_INT)
@@ -467,7 +785,7 @@ parse_map(struct loader *l, yaml_node_t *map, const char *prefix,
 		kn = yaml_document_get_node(&l->doc, pair->key);
 		vn = yaml_document_get_node(&l->doc, pair->value);
 		if (kn == NULL || vn == NULL || kn->type != YAML_SCALAR_NODE) {
-			lerr(l, kn != NULL ? node_line(kn) : 0,
+			lerr(l, kn != NULL ? node_line(kn) : node_line(map),
 			    "keys must be plain words");
 			return -1;
 		}
@@ -497,11 +815,15 @@ parse_map(struct loader *l, yaml_node_t *map, const char *prefix,
 		if ((k = find_key(name, scope)) != NULL) {
 			if (set_value(l, k, vn, base) == -1)
 				return -1;
-			/* Key errors are found later: remember where. */
-			if (scope == SCOPE_PARTICIPANT &&
-			    strncmp(ks, "private_key", 11) == 0)
-				((struct conf_participant *)base)->key_line =
-				    node_line(kn);
+			/*
+			 * Checks after parsing (listeners, cross-key order,
+			 * key files) and reloads report where a key is set.
+			 */
+			if (scope == SCOPE_PARTICIPANT)
+				((struct conf_participant *)base)->key_lines[
+				    k - conf_keys] = node_line(kn);
+			else
+				conf->key_lines[k - conf_keys] = node_line(kn);
 			continue;
 		}
 		if (scope == SCOPE_CONF && *prefix == '\0' &&
@@ -556,6 +878,8 @@ conf_defaults(struct conf *c)
 	c->clock_skew_ms = 5000;
 	c->replay_window_ms = 600000;
 	c->signature_ttl_ms = 300000;
+	/* max_signature_ttl, replay_sender_quota: computed_defaults() */
+	c->replay_cache_size = 2000000;
 	c->body_max = 2u << 20;
 	c->header_max = 64u << 10;
 	c->read_timeout_ms = 30000;
@@ -568,36 +892,6 @@ conf_defaults(struct conf *c)
 	c->upstream_timeout_ms = 10000;
 	c->shutdown_timeout_ms = 10000;
 	c->log_level = LOG_LVL_INFO;
-}
-
-int
-conf_split_hostport(const char *s, char **host, int *port)
-{
-	const char	*colon;
-	char		*end;
-	long		 v;
-
-	if (s[0] == '[') {
-		if ((colon = strstr(s, "]:")) == NULL)
-			return -1;
-		*host = xstrndup(s + 1, (size_t)(colon - s - 1));
-		colon++;
-	} else {
-		if ((colon = strrchr(s, ':')) == NULL ||
-		    memchr(s, ':', (size_t)(colon - s)) != NULL)
-			return -1;
-		*host = xstrndup(s, (size_t)(colon - s));
-	}
-	errno = 0;
-	v = strtol(colon + 1, &end, 10);
-	if (colon[1] == '\0' || *end != '\0' || errno != 0 || v < 0 ||
-	    v > 65535 || **host == '\0') {
-		free(*host);
-		*host = NULL;
-		return -1;
-	}
-	*port = (int)v;
-	return 0;
 }
 
 /* Path of an http(s) URL, without a trailing '/'; NULL if not a URL. */
@@ -625,19 +919,86 @@ url_path(const char *url)
 	return xstrndup(p, len);
 }
 
+/* Where name is set in c's file (conf scope), 0 when unset. */
 static int
-check_listener(struct loader *l, const char *key, const char *v)
+line_of(const struct conf *c, const char *name)
+{
+	return key_line(c, key_named(name));
+}
+
+/* Where name is set in a participant's entry, else where the entry is. */
+static int
+pline_of(const struct conf_participant *p, const char *name)
+{
+	int	 line = p->key_lines[key_named(name) - conf_keys];
+
+	return line > 0 ? line : p->line;
+}
+
+static int
+check_listener(struct loader *l, const struct conf *c, const char *key,
+    const char *v)
 {
 	char	*host;
 	int	 port;
 
 	if (v == NULL)
 		return 0;
-	if (conf_split_hostport(v, &host, &port) == -1) {
-		lerr(l, 0, "%s: \"%s\" is not host:port", key, v);
+	if (hostport_split(v, &host, &port) == -1) {
+		lerr(l, line_of(c, key), "%s: \"%s\" is not host:port", key,
+		    v);
 		return -1;
 	}
 	free(host);
+	return 0;
+}
+
+/*
+ * Defaults that depend on other keys, filled in only when the file does
+ * not set them: accept the signatures of peers that sign for an hour (the
+ * reference servers do) plus the skew we allow, and let no one sender
+ * hold more than a quarter of the replay cache.
+ */
+static void
+computed_defaults(struct conf *c)
+{
+	if (line_of(c, "security.max_signature_ttl") == 0)
+		c->max_signature_ttl_ms = 1 * HOUR + c->clock_skew_ms;
+	if (line_of(c, "security.replay_sender_quota") == 0)
+		c->replay_sender_quota = c->replay_cache_size / 4;
+}
+
+/* conf_order[]: each lo key's value is at most its hi key's. */
+static int
+check_order(struct loader *l, const struct conf *c)
+{
+	const struct conf_key	*lo, *hi, *later, *other;
+	long long		 vlo, vhi;
+	char			 a[32], b[32];
+	size_t			 i;
+
+	for (i = 0; i < sizeof(conf_order) / sizeof(conf_order[0]); i++) {
+		lo = key_named(conf_order[i].lo);
+		hi = key_named(conf_order[i].hi);
+		vlo = num_value(lo, c);
+		vhi = num_value(hi, c);
+		if (vlo <= vhi)
+			continue;
+		if (key_line(c, lo) > key_line(c, hi)) {
+			later = lo;
+			other = hi;
+		} else {
+			later = hi;
+			other = lo;
+		}
+		fmt_value(later, num_value(later, c), a, sizeof(a));
+		fmt_value(other, num_value(other, c), b, sizeof(b));
+		lerr(l, key_line(c, later), "%s: %s is %s %s (%s%s)",
+		    later->name, a, later == lo ? "above" : "below",
+		    other->name, b, key_line(c, other) == 0 ?
+		    ", its default" : "");
+		return -1;
+	}
 	return 0;
 }
 
@@ -655,8 +1016,8 @@ load_key(struct loader *l, struct conf_participant *p, size_t idx)
 	if (p->private_key_file != NULL) {
 		if ((text = read_file(p->private_key_file, KEY_FILE_MAX,
 		    &len)) == NULL) {
-			lerr(l, p->key_line, "participants[%zu]."
-			    "private_key_file: %s: %s", idx,
+			lerr(l, pline_of(p, "participants[].private_key_file"),
+			    "participants[%zu].private_key_file: %s: %s", idx,
 			    p->private_key_file, errno == EFBIG ?
 			    "too large for a key file" : strerror(errno));
 			return -1;
@@ -665,8 +1026,8 @@ load_key(struct loader *l, struct conf_participant *p, size_t idx)
 		explicit_wipe(text, len);
 		free(text);
 		if (p->key == NULL) {
-			lerr(l, p->key_line, "participants[%zu]."
-			    "private_key_file: %s: %s", idx,
+			lerr(l, pline_of(p, "participants[].private_key_file"),
+			    "participants[%zu].private_key_file: %s: %s", idx,
 			    p->private_key_file, why);
 			return -1;
 		}
@@ -675,8 +1036,8 @@ load_key(struct loader *l, struct conf_participant *p, size_t idx)
 	p->key = sig_key_private_parse(p->private_key, strlen(p->private_key),
 	    why, sizeof(why));
 	if (p->key == NULL) {
-		lerr(l, p->key_line, "participants[%zu].private_key: %s", idx,
-		    why);
+		lerr(l, pline_of(p, "participants[].private_key"),
+		    "participants[%zu].private_key: %s", idx, why);
 		return -1;
 	}
 	return 0;
@@ -687,25 +1048,33 @@ validate(struct loader *l, struct conf *c)
 {
 	struct conf_participant	*p, *q;
 	size_t			 i, j;
+	int			 uline, fline;
 
-	if (check_listener(l, "listen.network", c->listen_network) == -1 ||
-	    check_listener(l, "listen.client", c->listen_client) == -1 ||
-	    check_listener(l, "listen.registry", c->listen_registry) == -1)
+	if (check_listener(l, c, "listen.network", c->listen_network) == -1 ||
+	    check_listener(l, c, "listen.client", c->listen_client) == -1 ||
+	    check_listener(l, c, "listen.registry", c->listen_registry) == -1)
 		return -1;
+	uline = line_of(c, "registry.url");
+	fline = line_of(c, "registry.file");
 	if (c->registry.url != NULL && c->registry.file != NULL) {
-		lerr(l, 0, "registry: set url or file, not both");
+		lerr(l, uline > fline ? uline : fline, "registry: set url or "
+		    "file, not both");
 		return -1;
 	}
 	if (c->registry.url != NULL && strncmp(c->registry.url, "http://", 7)
 	    != 0 && strncmp(c->registry.url, "https://", 8) != 0) {
-		lerr(l, 0, "registry.url: \"%s\" is not an http(s) URL",
+		lerr(l, uline, "registry.url: \"%s\" is not an http(s) URL",
 		    c->registry.url);
 		return -1;
 	}
 	if (c->listen_registry != NULL && c->registry.file == NULL) {
-		lerr(l, 0, "listen.registry needs registry.file to serve");
+		lerr(l, line_of(c, "listen.registry"), "listen.registry needs "
+		    "registry.file to serve");
 		return -1;
 	}
+	computed_defaults(c);
+	if (check_order(l, c) == -1)
+		return -1;
 	for (i = 0; i < c->nparticipants; i++) {
 		p = &c->participants[i];
 		if (p->subscriber_id == NULL || *p->subscriber_id == '\0' ||

@@ -4,13 +4,16 @@
  * conf_load() parses the file into a struct conf with every default filled
  * in, expands ${VAR} from the environment, and validates everything that
  * can be checked without the network: unknown keys, types, durations,
- * listeners, participant ids, key files and key pairs.  Every error is one
- * line "file:line: reason".  The caller owns the struct; conf_free()
- * releases it and wipes key material.
+ * listeners, participant ids, key files and key pairs, and the bounds of
+ * every duration, size and count.  Every error is one line
+ * "file:line: reason" (only a file that cannot be opened has no line).
+ * The caller owns the struct; conf_free() releases it and wipes key
+ * material.
  *
  * The key table in conf.c (conf_keys[]) is the single list of accepted
- * keys; conf_key_names() exposes it so that documentation can be checked
- * against the code.
+ * keys, with their bounds and whether SIGHUP may change them;
+ * conf_key_names(), conf_key_reloadable() and conf_key_range() expose it
+ * so that documentation can be checked against the code.
  */
 #ifndef BECKND_CONF_H
 #define BECKND_CONF_H
@@ -22,6 +25,9 @@
 #include "registry/registry.h"
 #include "sig/sig_key.h"
 #include "util/log.h"
+
+/* Room for the line of every key of the table (checked in conf.c). */
+#define CONF_KEYS_MAX	64
 
 struct conf_participant {
 	char		*subscriber_id;
@@ -36,7 +42,8 @@ struct conf_participant {
 	char		**domains;
 	size_t		 ndomains;
 	int		 line;		/* where the entry starts */
-	int		 key_line;	/* where its private key is given */
+	/* Line of each participant key, by table position; 0 when unset. */
+	int		 key_lines[CONF_KEYS_MAX];
 };
 
 struct conf {
@@ -55,8 +62,11 @@ struct conf {
 
 	/* security: */
 	int64_t		 clock_skew_ms;
-	int64_t		 replay_window_ms;
+	int64_t		 replay_window_ms;	/* 0: off (written "off") */
 	int64_t		 signature_ttl_ms;	/* expires = created + ttl */
+	int64_t		 max_signature_ttl_ms;	/* accepted expires - created */
+	size_t		 replay_cache_size;	/* entries */
+	size_t		 replay_sender_quota;	/* entries of one sender */
 
 	/* limits: */
 	size_t		 body_max;
@@ -77,16 +87,53 @@ struct conf {
 
 	struct conf_participant *participants;
 	size_t		 nparticipants;
+
+	/* Line of each key, by table position; 0 when unset (default). */
+	int		 key_lines[CONF_KEYS_MAX];
 };
 
 /* Parse and validate. NULL and "file:line: reason" in err on failure. */
 struct conf	*conf_load(const char *path, char *err, size_t errlen);
 void		 conf_free(struct conf *);
 
-/* "host:port" or "[v6]:port"; host is xmalloc'd. 0 or -1. */
-int		 conf_split_hostport(const char *, char **host, int *port);
-
 /* NULL-terminated list of every dotted key the parser accepts. */
 const char *const *conf_key_names(void);
+
+/*
+ * 1 when SIGHUP may change the key (name as conf_key_names() spells it),
+ * 0 when a change needs a restart, -1 when there is no such key.
+ */
+int		 conf_key_reloadable(const char *name);
+
+/*
+ * The bounds of a duration, size or count key as errors and becknd(8)
+ * spell them ("10ms to 1h", "1KiB to 1GiB", "0 to 100") into buf.  0, or
+ * -1 (buf untouched) for an unknown key or one without bounds.
+ */
+int		 conf_key_range(const char *name, char *buf, size_t len);
+
+/*
+ * Before applying nw on SIGHUP: the name of the first key that needs a
+ * restart (conf_key_reloadable() == 0) whose value differs between old
+ * and nw, with *line (when line is not NULL) its line in nw's file, 0
+ * when nw does not set it.  NULL when nw may be applied by a reload.
+ */
+const char	*conf_restart_key(const struct conf *old, const struct conf *nw,
+		    int *line);
+
+/*
+ * 1 when every key whose dotted name starts with prefix ("registry.",
+ * "limits.", "participants", "" for all) has the same value in a and b,
+ * else 0; a prefix naming no key gives 1.  Values compare by type: strings
+ * and paths byte-wise (NULL only equals NULL), lists entry by entry,
+ * numbers, booleans and enumerations by value.  Participant keys compare
+ * participant by participant, and a different number of participants is
+ * a difference for any prefix matching a participant key.  Values compare
+ * as configured, not the files they name (schemas, registry.file), except
+ * the private key: it also compares by the key loaded, so a rotated key
+ * file is a difference.
+ */
+int		 conf_keys_equal(const struct conf *a, const struct conf *b,
+		    const char *prefix);
 
 #endif

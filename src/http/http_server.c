@@ -22,8 +22,8 @@
 #include <event2/listener.h>
 #include <event2/util.h>
 
-#include "conf/conf.h"
 #include "http/http_server.h"
+#include "util/hostport.h"
 #include "util/xmalloc.h"
 
 /* Bytes of an over-limit body we read and drop so the client sees the 413
@@ -607,7 +607,7 @@ http_server_new(struct event_base *base, const char *hostport,
 	char			*host = NULL, portstr[8];
 	int			 port, rc;
 
-	if (conf_split_hostport(hostport, &host, &port) == -1) {
+	if (hostport_split(hostport, &host, &port) == -1) {
 		snprintf(err, errlen, "%s: not host:port", hostport);
 		return NULL;
 	}
