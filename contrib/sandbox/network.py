@@ -154,8 +154,10 @@ class Proc:
 
 class Network:
     def __init__(self, becknd, srcdir=SRCDIR, workdir=None, port_base=None,
-                 out=None):
+                 out=None, lower_types=False):
         self.becknd = os.path.abspath(becknd)
+        # Registries in the wild spell types "bpp" as well as "BPP".
+        self.lower_types = lower_types
         self.srcdir = os.path.abspath(srcdir)
         self.sandbox = os.path.join(self.srcdir, "contrib", "sandbox")
         self.own_workdir = workdir is None
@@ -239,7 +241,7 @@ class Network:
         return [{
             "subscriber_id": p.sid,
             "subscriber_url": p.subscriber_url,
-            "type": p.type,
+            "type": p.type.lower() if self.lower_types else p.type,
             "domain": DOMAIN,
             "ukId": p.kid,
             "signing_public_key": p.public_key,

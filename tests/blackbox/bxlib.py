@@ -219,6 +219,46 @@ class Daemon:
             pass
 
 
+def memory_holds(pid, needles):
+    """For each byte string in needles: is it anywhere in the writable or
+    readable private memory of process pid (heap, stacks, anonymous maps,
+    data segments)?  Reads /proc/PID/maps and /proc/PID/mem, which a
+    parent may do to its child.  Raises BxError when the memory cannot be
+    read at all, so a blind scan never passes as "not found"."""
+    found = [False] * len(needles)
+    longest = max(len(n) for n in needles)
+    readable = 0
+    with open("/proc/%d/maps" % pid) as maps, \
+            open("/proc/%d/mem" % pid, "rb", 0) as mem:
+        for line in maps:
+            parts = line.split()
+            lo, hi = (int(x, 16) for x in parts[0].split("-"))
+            perms = parts[1]
+            path = parts[5] if len(parts) > 5 else ""
+            if perms[0] != "r" or path in ("[vvar]", "[vsyscall]") or \
+                    path.startswith("/dev/"):
+                continue
+            tail = b""
+            addr = lo
+            while addr < hi:
+                n = min(1 << 20, hi - addr)
+                try:
+                    mem.seek(addr)
+                    chunk = mem.read(n)
+                except (OSError, ValueError):
+                    break
+                readable += len(chunk)
+                data = tail + chunk
+                for i, nd in enumerate(needles):
+                    if not found[i] and nd in data:
+                        found[i] = True
+                tail = data[-(longest - 1):] if longest > 1 else b""
+                addr += n
+    if readable == 0:
+        raise BxError("cannot read the memory of process %d" % pid)
+    return found
+
+
 def wrapper_argv():
     w = os.environ.get("BECKND_WRAPPER", "").strip()
     return shlex.split(w) if w else []

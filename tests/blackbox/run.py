@@ -31,6 +31,7 @@ status is 0 only when nothing failed.
 import sys
 sys.dont_write_bytecode = True
 
+import base64
 import copy
 import json
 import os
@@ -253,12 +254,7 @@ class Net:
             self.registry))
         self.bpp_conf = w.path("bpp.yaml")
         self.write_bpp_conf()
-        self.bpp2_conf = w.write("bpp2.yaml", config_text([{
-            "subscriber_id": self.bpp2.sid, "key_id": self.bpp2.kid,
-            "role": "bpp", "private_key": self.bpp2.priv,
-            "subscriber_url": self.bpp2_url,
-            "webhook": self.bpp2_app.url + "/bpp2-app/{action}"}],
-            self.registry, retries=None))
+        self.bpp2_conf = w.write("bpp2.yaml", self.bpp2_conf_text())
         for c in (self.bap_conf, self.bpp_conf, self.bpp2_conf):
             rc, out, err = tool.run(["-c", c, "-t"], wrapped=True)
             if rc != 0:
@@ -295,6 +291,14 @@ class Net:
             "subscriber_url": self.bpp_url,
             "webhook": self.bpp_app.url + "/bpp-app/{action}"}],
             self.registry, body_max="32KiB")
+
+    def bpp2_conf_text(self):
+        return config_text([{
+            "subscriber_id": self.bpp2.sid, "key_id": self.bpp2.kid,
+            "role": "bpp", "private_key": self.bpp2.priv,
+            "subscriber_url": self.bpp2_url,
+            "webhook": self.bpp2_app.url + "/bpp2-app/{action}"}],
+            self.registry, retries=None)
 
     def write_bpp_conf(self, text=None):
         tmp = self.bpp_conf + ".new"
@@ -651,6 +655,30 @@ def t_conf_keyfile():
     conf_expect_error("missing-key.yaml", lines, [9, 12],
                       ["private_key_file", missing,
                        "No such file or directory"])
+
+
+@test("config -t: out-of-range values -> file:line: key: reason",
+      needs_net=False)
+def t_conf_bounds():
+    cases = [
+        # (name, edit, line, words)
+        ("backoff-0s", lambda L: L.__setitem__(6, "  backoff: 0s"), 7,
+         ["delivery.backoff", "out of range"]),
+        ("refresh-0", lambda L: L.insert(5, "  refresh_interval: 0"), 6,
+         ["registry.refresh_interval", "out of range"]),
+        ("replay-0", lambda L: L.extend(["security:",
+                                          "  replay_window: 0"]),
+         len(CONF_GOOD) + 2,
+         ["security.replay_window", "out of range"]),
+        ("retries-1000", lambda L: L.insert(7, "  retries: 1000"), 8,
+         ["delivery.retries", "out of range"]),
+        ("backoff-max-below", lambda L: L.insert(7, "  backoff_max: 50ms"), 8,
+         ["delivery.backoff_max", "delivery.backoff"]),
+    ]
+    for name, edit, line, words in cases:
+        lines = list(CONF_GOOD)
+        edit(lines)
+        conf_expect_error(name + ".yaml", lines, [line], words)
 
 
 @test("config -t: a good file prints ok and exits 0", needs_net=False)
@@ -1265,6 +1293,114 @@ def t_sighup_broken():
                   "/bap", "/bap-app")
     finally:
         net.write_bpp_conf(good)
+
+
+def big_select(pad=6000):
+    """A signed select of about pad bytes more than the fixture."""
+    net = W.net
+    msg = fixture_message("select")
+    msg["order"]["provider"]["descriptor"] = {"name": "padding",
+                                              "long_desc": "x" * pad}
+    body, ctx = net.request_body("select", msg)
+    return body, ctx, net.sign(body, net.bap)
+
+
+def sighup(d, what):
+    mark = d.mark()
+    d.signal(signal.SIGHUP)
+    m = d.wait_log(r"^(reloaded |reload failed)", T, since=mark)
+    check(m is not None, "%s: no reload log line: %s", what,
+          d.messages(mark)[-5:])
+    return m
+
+
+@test("SIGHUP: a lowered limits.body_max applies to the next request (413 "
+      "NACK); raised again, the same size is ACKed")
+def t_sighup_body_max():
+    net = W.net
+    good = net.bpp_conf_text()
+    small = good.replace("body_max: 32KiB", "body_max: 4KiB")
+    check(small != good, "could not lower body_max")
+    try:
+        net.write_bpp_conf(small)
+        m = sighup(net.d_bpp, "lowering body_max")
+        check(m.startswith("reloaded "), "reload refused: %s", m)
+        body, ctx, auth = big_select()
+        check(4096 < len(body) < 32768, "body is %d bytes", len(body))
+        NACKED.append(ctx["message_id"])
+        r = bpp_post(body, {"Authorization": auth})
+        check_nack(r, 413, "30000", "6 KB body after body_max 4KiB")
+    finally:
+        net.write_bpp_conf(good)
+    m = sighup(net.d_bpp, "raising body_max")
+    check(m.startswith("reloaded "), "reload refused: %s", m)
+    body, ctx, auth = big_select()
+    r = bpp_post(body, {"Authorization": auth})
+    check_ack(r, "6 KB body after body_max 32KiB again")
+    check(net.bpp_app.wait_for(by_mid(ctx["message_id"], "select"), T),
+          "the ACKed select did not reach the BPP app")
+
+
+@test("SIGHUP: changing listen.network refuses the whole reload (file:line "
+      "named); the running configuration keeps serving, unchanged")
+def t_sighup_restart_key():
+    net = W.net
+    good = net.bpp_conf_text()
+    bad = good.replace('  network: "127.0.0.1:0"', '  network: "127.0.0.1:1"')
+    bad = bad.replace("body_max: 32KiB", "body_max: 4KiB")
+    check(bad.count("127.0.0.1:1") == 1 and "4KiB" in bad,
+          "could not edit the config")
+    line = bad.split("\n").index('  network: "127.0.0.1:1"') + 1
+    try:
+        net.write_bpp_conf(bad)
+        m = sighup(net.d_bpp, "changing listen.network")
+        want = "%s:%d: listen.network" % (net.bpp_conf, line)
+        check(m.startswith("reload failed") and want in m,
+              "log %r does not refuse naming %r", m, want)
+        check(net.d_bpp.alive(), "the BPP adaptor died")
+        # Nothing of the refused file applies: body_max is still 32KiB.
+        body, ctx, auth = big_select()
+        r = bpp_post(body, {"Authorization": auth})
+        check_ack(r, "6 KB body after a refused reload to body_max 4KiB")
+        r, r2 = roundtrip(net, "status", "on_status")
+        check_ack(r2, "on_status after the refused reload")
+    finally:
+        net.write_bpp_conf(good)
+
+
+@test("SIGHUP: after a key rotation only the new configuration remains: the "
+      "old private key is wiped from the process's memory")
+def t_sighup_one_snapshot():
+    net = W.net
+    d = net.d_bpp2
+    old = base64.b64decode(net.bpp2.priv)[:32]
+    held = bxlib.memory_holds(d.pid, [old])
+    check(held == [True], "the scan does not see the running private key "
+          "in process %d", d.pid)
+    net.bpp2.priv, net.bpp2.pub = W.tool.keygen()
+    new = base64.b64decode(net.bpp2.priv)[:32]
+    net.write_registry()
+    tmp = net.bpp2_conf + ".new"
+    with open(tmp, "w") as f:
+        f.write(net.bpp2_conf_text())
+    os.rename(tmp, net.bpp2_conf)
+    m = sighup(d, "rotating the key")
+    check(m.startswith("reloaded "), "reload refused: %s", m)
+    # The new key signs: an on_search from BPP2 is ACKed by the BAP once
+    # the BAP has re-read the registry file too.
+    sighup(net.d_bap, "BAP registry reload")
+    deadline = time.monotonic() + T
+    while True:
+        held = bxlib.memory_holds(d.pid, [old, new])
+        if held == [False, True] or time.monotonic() > deadline:
+            break
+        time.sleep(0.2)
+    eq(held, [False, True], "[old key in memory, new key in memory]")
+    body = {"context": {"transaction_id": new_id(), "message_id": new_id(),
+                        "bap_id": net.bap.sid, "bap_uri": net.bap_url},
+            "message": fixture_message("on_search")}
+    r = http(net.d_bpp2.client_port, "POST", "/bpp2/on_search", compact(body))
+    check_ack(r, "on_search signed with the rotated key")
 
 
 # ================================================================================
