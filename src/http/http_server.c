@@ -667,6 +667,20 @@ http_server_new(struct event_base *base, const char *hostport,
 	return srv;
 }
 
+void
+http_server_reconfigure(struct http_server *srv,
+    const struct http_server_conf *conf)
+{
+	srv->conf = *conf;
+	if (srv->conf.max_connections <= 0)
+		srv->conf.max_connections = 1024;
+	if (srv->paused && srv->listener != NULL &&
+	    srv->nconns < srv->conf.max_connections) {
+		evconnlistener_enable(srv->listener);
+		srv->paused = 0;
+	}
+}
+
 static void
 resume_accept_cb(evutil_socket_t fd, short what, void *arg)
 {

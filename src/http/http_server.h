@@ -64,6 +64,12 @@ typedef const char *(*http_error_body)(int status, const char *why,
 struct http_server *http_server_new(struct event_base *, const char *hostport,
 		    const struct http_server_conf *, http_handler,
 		    http_error_body, void *arg, char *err, size_t errlen);
+/*
+ * New limits (copied): they apply from the next request read on, on every
+ * connection; a higher max_connections lets a paused listener accept.
+ */
+void		 http_server_reconfigure(struct http_server *,
+		    const struct http_server_conf *);
 /* Stop accepting; connections with no request in the handler close. */
 void		 http_server_close_listener(struct http_server *);
 /* Requests still with the handler (for a graceful stop). */

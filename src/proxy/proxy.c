@@ -12,10 +12,10 @@
 #include <event2/event.h>
 
 #include "http/http_server.h"
+#include "lookup/lookup_server.h"
 #include "net/http_client.h"
 #include "proxy/proxy.h"
 #include "registry/registry.h"
-#include "registry/registry_server.h"
 #include "replay/replay.h"
 #include "util/log.h"
 #include "util/xmalloc.h"
@@ -238,7 +238,7 @@ proxy_new(struct event_base *base, struct conf *conf,
 		struct http_server_conf	 hc;
 
 		server_conf(conf, &hc);
-		if ((px->reg_srv = registry_server_new(base,
+		if ((px->reg_srv = lookup_server_new(base,
 		    conf->listen_registry, conf->registry.file, &hc, why,
 		    sizeof(why))) == NULL) {
 			snprintf(err, errlen, "%s: listen.registry: %s",
@@ -246,7 +246,7 @@ proxy_new(struct event_base *base, struct conf *conf,
 			goto fail;
 		}
 		log_info("listening: registry %s (port %d)",
-		    conf->listen_registry, registry_server_port(px->reg_srv));
+		    conf->listen_registry, lookup_server_port(px->reg_srv));
 	}
 	if (conf->listen_network != NULL && (px->net_srv = listen_on(px,
 	    "network", conf->listen_network, proxy_inbound, err, errlen)) ==
@@ -271,7 +271,7 @@ proxy_free(struct proxy *px)
 	proxy_inbound_abort_all(px);
 	proxy_outbound_abort_all(px);
 	proxy_gateway_abort_all(px);
-	registry_server_free(px->reg_srv);
+	lookup_server_free(px->reg_srv);
 	http_server_free(px->net_srv);
 	http_server_free(px->client_srv);
 	sync_table_free(px->sync);
@@ -332,8 +332,8 @@ proxy_reload(struct proxy *px, struct conf *nc, char *err, size_t errlen)
 	if (px->registry != NULL && registry_reload(px->registry) == -1)
 		log_warn("reload: registry file could not be re-read; keeping "
 		    "the previous records");
-	if (px->reg_srv != NULL && registry_server_reload(px->reg_srv, why,
-	    sizeof(why)) == -1)
+	if (px->reg_srv != NULL && lookup_server_reload(px->reg_srv,
+	    nc->registry.file, why, sizeof(why)) == -1)
 		log_warn("reload: registry endpoint keeps its records: %s",
 		    why);
 	return 0;

@@ -48,7 +48,7 @@ struct inbound;
 struct outbound;
 struct fanout;
 struct registry_result;
-struct registry_server;
+struct lookup_server;
 
 struct proxy_stats {
 	uint64_t	 inbound_acked;
@@ -84,7 +84,7 @@ struct proxy {
 	size_t			 noutbound;
 	TAILQ_HEAD(, fanout)	 fanouts;	/* gateway searches in flight */
 	size_t			 nfanouts;
-	struct registry_server	*reg_srv;	/* listen.registry */
+	struct lookup_server	*reg_srv;	/* listen.registry */
 	/* Configurations replaced by reloads: requests in flight may still
 	 * point into them, so they live until proxy_free(). */
 	struct conf		**retired;

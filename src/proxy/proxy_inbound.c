@@ -249,14 +249,32 @@ accept_message(struct inbound *in)
 	ack(in);
 }
 
+/* The first usable record of the key registered as a gateway, or NULL. */
+static const struct registry_record *
+gateway_record(const struct registry_result *res, char *why, size_t whylen)
+{
+	struct registry_match	 m;
+	size_t			 i;
+
+	memset(&m, 0, sizeof(m));
+	m.type = "BG";
+	m.any_status = 1;	/* the registry returned usable ones only */
+	for (i = 0; i < res->nrecords; i++)
+		if (registry_record_check(res->records[i], &m,
+		    i == 0 ? why : NULL, whylen) == REGISTRY_MATCH)
+			return res->records[i];
+	return NULL;
+}
+
 static void
 lookup_cb(const struct registry_result *res, void *arg)
 {
 	struct inbound		*in = arg;
 	const struct sig_header	*h = in->stage == STAGE_AUTH ? &in->auth :
 				    &in->gw;
+	const struct registry_record *rec;
 	int			 gwh = in->stage == STAGE_GATEWAY;
-	char			 msg[512];
+	char			 msg[512], why[160];
 
 	in->rreq = NULL;
 	switch (res->status) {
@@ -276,14 +294,14 @@ lookup_cb(const struct registry_result *res, void *arg)
 		inbound_fail(in, BECKN_ERR_AUTH, NULL, msg, gwh);
 		return;
 	}
-	if (gwh && res->record->type != NULL &&
-	    strcasecmp(res->record->type, "BG") != 0) {
-		snprintf(msg, sizeof(msg), "%s is registered as %s, not as a "
-		    "gateway (BG)", h->subscriber_id, res->record->type);
+	rec = res->record;
+	if (gwh && (rec = gateway_record(res, why, sizeof(why))) == NULL) {
+		snprintf(msg, sizeof(msg), "gateway key %s of %s: %s",
+		    h->key_id, h->subscriber_id, why);
 		inbound_fail(in, BECKN_ERR_AUTH, NULL, msg, 1);
 		return;
 	}
-	if (sig_verify_digest(h, res->record->key, in->digest) != SIG_OK) {
+	if (sig_verify_digest(h, rec->key, in->digest) != SIG_OK) {
 		if (!in->refreshed && res->source == REGISTRY_SRC_CACHE) {
 			/* Maybe the key rotated: ask the registry once. */
 			in->refreshed = 1;
