@@ -26,6 +26,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 
 #include <event2/buffer.h>
@@ -115,12 +116,14 @@ jstr(struct json_object *o, const char *name)
 	return json_object_get_string(v);
 }
 
-/* A deployed registry's filter: every field in the request must match. */
+/*
+ * A deployed registry's filter: every field in the request must match;
+ * types in either case, as becknd's own /lookup; a record without a
+ * domain serves every domain.
+ */
 static char *
 stub_filter(const char *body)
 {
-	static const char *const fields[] = { "subscriber_id", "type",
-	    "domain" };
 	static const char *const kid_names[] = { "ukId", "unique_key_id",
 	    "key_id", "pub_key_id" };
 	struct json_object	*req, *db, *out, *rec;
@@ -135,11 +138,18 @@ stub_filter(const char *body)
 	for (i = 0; db != NULL && i < json_object_array_length(db); i++) {
 		rec = json_object_array_get_idx(db, i);
 		ok = 1;
-		for (j = 0; j < 3 && req != NULL; j++)
-			if ((want = jstr(req, fields[j])) != NULL &&
-			    ((have = jstr(rec, fields[j])) == NULL ||
-			    strcmp(want, have) != 0))
-				ok = 0;
+		if (req != NULL && (want = jstr(req, "subscriber_id")) !=
+		    NULL && ((have = jstr(rec, "subscriber_id")) == NULL ||
+		    strcmp(want, have) != 0))
+			ok = 0;
+		if (req != NULL && (want = jstr(req, "type")) != NULL &&
+		    ((have = jstr(rec, "type")) == NULL ||
+		    strcasecmp(want, have) != 0))
+			ok = 0;
+		if (req != NULL && (want = jstr(req, "domain")) != NULL &&
+		    (have = jstr(rec, "domain")) != NULL &&
+		    strcmp(want, have) != 0)
+			ok = 0;
 		if (req != NULL && (want = jstr(req, "ukId")) != NULL) {
 			for (j = 0; j < 4; j++)
 				if ((have = jstr(rec, kid_names[j])) != NULL)
@@ -286,8 +296,12 @@ rec(const char *sub, const char *kid, const char *type, const char *domain,
 		json_object_object_add(o, "ukId", json_object_new_string(kid));
 	json_object_object_add(o, "subscriber_url",
 	    json_object_new_string("https://bpp.example.org/beckn"));
-	json_object_object_add(o, "type", json_object_new_string(type));
-	json_object_object_add(o, "domain", json_object_new_string(domain));
+	if (type != NULL)
+		json_object_object_add(o, "type",
+		    json_object_new_string(type));
+	if (domain != NULL)
+		json_object_object_add(o, "domain",
+		    json_object_new_string(domain));
 	if (key != NULL)
 		json_object_object_add(o, "signing_public_key",
 		    json_object_new_string(key));
@@ -429,6 +443,76 @@ lookup_key(const char *sub, const char *kid, int flags)
 	run_until(&g.n, 1, 5000);
 	ck_assert_int_eq(g.n, 1);
 	return g;
+}
+
+/* A lookup's records, referenced past the callback. */
+struct kept {
+	int			 n;
+	enum registry_status	 status;
+	enum registry_source	 source;
+	size_t			 nrecords;
+	struct registry_record	*record;
+	struct registry_record	*recs[8];
+};
+
+static void
+kept_cb(const struct registry_result *res, void *arg)
+{
+	struct kept	*k = arg;
+	size_t		 i;
+
+	k->n++;
+	k->status = res->status;
+	k->source = res->source;
+	k->nrecords = res->nrecords;
+	if (res->record != NULL)
+		k->record = registry_record_ref(res->record);
+	for (i = 0; i < res->nrecords && i < 8; i++)
+		k->recs[i] = registry_record_ref(res->records[i]);
+}
+
+static void
+kept_clear(struct kept *k)
+{
+	size_t	 i;
+
+	registry_record_unref(k->record);
+	for (i = 0; i < 8; i++)
+		registry_record_unref(k->recs[i]);
+	memset(k, 0, sizeof(*k));
+}
+
+static void
+kept_wait(struct kept *k, struct registry_req *r)
+{
+	ck_assert_ptr_nonnull(r);
+	ck_assert_int_eq(k->n, 0);
+	run_until(&k->n, 1, 5000);
+	ck_assert_int_eq(k->n, 1);
+}
+
+/* Key lookup into k (cleared first). */
+static void
+keep_key(struct kept *k, const char *sub, const char *kid)
+{
+	kept_clear(k);
+	kept_wait(k, registry_lookup_key(reg, sub, kid, 0, kept_cb, k));
+}
+
+static void
+keep_participants(struct kept *k, const char *type, const char *domain,
+    const char *sub)
+{
+	kept_clear(k);
+	kept_wait(k, registry_lookup_participants(reg, type, domain, sub,
+	    kept_cb, k));
+}
+
+static void
+keep_gateways(struct kept *k, const char *domain)
+{
+	kept_clear(k);
+	kept_wait(k, registry_lookup_gateways(reg, domain, kept_cb, k));
 }
 
 /* ---- fixtures -------------------------------------------------------- */
@@ -738,6 +822,156 @@ START_TEST(gateways_and_participants)
 	run_until(&g.n, 1, 5000);
 	ck_assert_int_eq(g.status, REGISTRY_NOT_USABLE);
 	ck_assert_ptr_nonnull(strstr(g.reason, "EXPIRED"));
+}
+END_TEST
+
+/* Types in either case: key, participant and gateway lookups alike. */
+START_TEST(lower_case_types)
+{
+	struct registry_match	 m;
+	struct kept		 k;
+	struct json_object	*body;
+	struct got		 g;
+	int			 n;
+
+	memset(&k, 0, sizeof(k));
+	start_backend(_i);
+	set_records(rec(SUB, KID, "bpp", DOMAIN, pub_a, "SUBSCRIBED", NULL,
+	    NULL), rec("bg.example.org", "g1", "bg", DOMAIN, pub_b,
+	    "SUBSCRIBED", NULL, NULL), rec("bap.example.org", "b1", "Bap",
+	    DOMAIN, pub_b, "SUBSCRIBED", NULL, NULL), rec("bg2.example.org",
+	    "g2", "BG", NULL, pub_b, "SUBSCRIBED", NULL, NULL), NULL);
+	g = lookup_key(SUB, KID, 0);
+	ck_assert_int_eq(g.status, REGISTRY_OK);
+	ck_assert_str_eq(g.key_b64, pub_a);
+
+	keep_participants(&k, "BPP", DOMAIN, NULL);
+	ck_assert_int_eq(k.status, REGISTRY_OK);
+	ck_assert_uint_eq(k.nrecords, 1);
+	ck_assert_str_eq(k.recs[0]->subscriber_id, SUB);
+	ck_assert_str_eq(k.recs[0]->type, "bpp");	/* as registered */
+	n = requests();
+	if (be == BE_HTTP) {
+		/* Asked in the registries' spelling. */
+		body = json_tokener_parse(stub.last_body);
+		ck_assert_str_eq(jstr(body, "type"), "BPP");
+		json_object_put(body);
+	}
+	/* Another spelling is the same question: one cache entry. */
+	keep_participants(&k, "bpp", DOMAIN, NULL);
+	ck_assert_int_eq(k.status, REGISTRY_OK);
+	ck_assert_uint_eq(k.nrecords, 1);
+	ck_assert_int_eq(requests(), n);
+	if (be == BE_HTTP)
+		ck_assert_int_eq(k.source, REGISTRY_SRC_CACHE);
+	keep_participants(&k, "BAP", DOMAIN, NULL);
+	ck_assert_uint_eq(k.nrecords, 1);
+	ck_assert_str_eq(k.recs[0]->subscriber_id, "bap.example.org");
+
+	/* A gateway without a domain serves every domain. */
+	keep_gateways(&k, DOMAIN);
+	ck_assert_int_eq(k.status, REGISTRY_OK);
+	ck_assert_uint_eq(k.nrecords, 2);
+	ck_assert_str_eq(k.recs[0]->subscriber_id, "bg.example.org");
+	ck_assert_str_eq(k.recs[1]->subscriber_id, "bg2.example.org");
+	keep_gateways(&k, "ONDC:RET11");
+	ck_assert_uint_eq(k.nrecords, 1);
+	ck_assert_str_eq(k.recs[0]->subscriber_id, "bg2.example.org");
+
+	/* The proxy's gateway check: the key's record is a BG. */
+	keep_key(&k, "bg.example.org", "g1");
+	ck_assert_int_eq(k.status, REGISTRY_OK);
+	memset(&m, 0, sizeof(m));
+	m.type = "BG";
+	m.now_ms = now_ms;
+	m.need_key = 1;
+	ck_assert_int_eq(registry_record_check(k.record, &m, NULL, 0),
+	    REGISTRY_MATCH);
+	keep_key(&k, SUB, KID);
+	ck_assert_int_eq(registry_record_check(k.record, &m, NULL, 0),
+	    REGISTRY_OTHER);
+	kept_clear(&k);
+}
+END_TEST
+
+/* A record without a type is no gateway (nor BPP, nor BAP). */
+START_TEST(untyped_not_gateway)
+{
+	struct registry_match	 m;
+	struct kept		 k;
+	char			 why[128];
+
+	memset(&k, 0, sizeof(k));
+	start_backend(_i);
+	set_records(rec("bg.example.org", "g1", NULL, DOMAIN, pub_a,
+	    "SUBSCRIBED", NULL, NULL), NULL);
+	keep_gateways(&k, DOMAIN);
+	ck_assert_int_eq(k.status, REGISTRY_NOT_FOUND);
+	ck_assert_uint_eq(k.nrecords, 0);
+	keep_participants(&k, "BPP", DOMAIN, NULL);
+	ck_assert_int_eq(k.status, REGISTRY_NOT_FOUND);
+	keep_participants(&k, NULL, DOMAIN, NULL);
+	ck_assert_int_eq(k.status, REGISTRY_OK);
+	ck_assert_uint_eq(k.nrecords, 1);
+	/* Its key is found (any type), and the gateway check refuses it. */
+	keep_key(&k, "bg.example.org", "g1");
+	ck_assert_int_eq(k.status, REGISTRY_OK);
+	memset(&m, 0, sizeof(m));
+	m.type = "BG";
+	m.now_ms = now_ms;
+	ck_assert_int_eq(registry_record_check(k.record, &m, why,
+	    sizeof(why)), REGISTRY_OTHER);
+	ck_assert_str_eq(why, "registered without a type, not as BG");
+	kept_clear(&k);
+}
+END_TEST
+
+/* One key id, two domains: both records come back, told apart by domain. */
+START_TEST(one_key_two_domains)
+{
+	struct registry_match	 m;
+	struct kept		 k;
+	char			 why[128];
+
+	memset(&k, 0, sizeof(k));
+	start_backend(_i);
+	set_records(rec(SUB, KID, "BPP", DOMAIN, pub_a, "SUBSCRIBED", NULL,
+	    NULL), rec(SUB, "k2", "BPP", DOMAIN, pub_a, "SUBSCRIBED", NULL,
+	    NULL), rec(SUB, KID, "BAP", DOMAIN, pub_b, "EXPIRED", NULL, NULL),
+	    rec(SUB, KID, "bpp", "ONDC:RET11", pub_b, "SUBSCRIBED", NULL,
+	    NULL), NULL);
+	keep_key(&k, SUB, KID);
+	ck_assert_int_eq(k.status, REGISTRY_OK);
+	/* Every usable record of the key, in order; record is the first. */
+	ck_assert_uint_eq(k.nrecords, 2);
+	ck_assert_ptr_eq(k.record, k.recs[0]);
+	ck_assert_str_eq(k.recs[0]->domain, DOMAIN);
+	ck_assert_str_eq(k.recs[1]->domain, "ONDC:RET11");
+	ck_assert_ptr_nonnull(k.recs[0]->key);
+	ck_assert_ptr_nonnull(k.recs[1]->key);
+
+	memset(&m, 0, sizeof(m));
+	m.type = "BPP";
+	m.domain = "ONDC:RET11";
+	m.now_ms = now_ms;
+	m.need_key = 1;
+	ck_assert_int_eq(registry_record_check(k.recs[0], &m, why,
+	    sizeof(why)), REGISTRY_OTHER);
+	ck_assert_str_eq(why, "registered for domain ONDC:RET10, not "
+	    "ONDC:RET11");
+	ck_assert_int_eq(registry_record_check(k.recs[1], &m, why,
+	    sizeof(why)), REGISTRY_MATCH);
+	m.domain = DOMAIN;
+	ck_assert_int_eq(registry_record_check(k.recs[0], &m, NULL, 0),
+	    REGISTRY_MATCH);
+	ck_assert_int_eq(registry_record_check(k.recs[1], &m, NULL, 0),
+	    REGISTRY_OTHER);
+	m.domain = "ONDC:RET12";
+	ck_assert_int_eq(registry_record_check(k.recs[0], &m, NULL, 0),
+	    REGISTRY_OTHER);
+	ck_assert_int_eq(registry_record_check(k.recs[1], &m, NULL, 0),
+	    REGISTRY_OTHER);
+	kept_clear(&k);
 }
 END_TEST
 
@@ -1265,6 +1499,122 @@ START_TEST(time_parse)
 }
 END_TEST
 
+START_TEST(record_check)
+{
+	static const char text[] = "["
+	    "{\"subscriber_id\":\"s\",\"ukId\":\"k1\",\"type\":\"BPP\","
+	    "\"domain\":\"d1\",\"signing_public_key\":\"%s\","
+	    "\"status\":\"SUBSCRIBED\","
+	    "\"valid_from\":\"2024-01-01T00:00:00Z\","
+	    "\"valid_until\":\"2026-01-01T00:00:00Z\"},"
+	    "{\"subscriber_id\":\"s\"},"
+	    "{\"subscriber_id\":\"s\",\"ukId\":\"k1\",\"status\":"
+	    "\"EXPIRED\"},"
+	    "{\"subscriber_id\":\"s\",\"signing_public_key\":\"junk\"}]";
+	static const int64_t until = 1767225600000LL;	/* 2026-01-01 */
+	static const struct {
+		int			 rec;
+		struct registry_match	 m;
+		enum registry_verdict	 v;
+		const char		*why;
+	} cases[] = {
+		{ 0, { .now_ms = T0_MS }, REGISTRY_MATCH, "" },
+		{ 0, { .subscriber_id = "s", .key_id = "k1", .type = "BPP",
+		    .domain = "d1", .now_ms = T0_MS, .need_key = 1 },
+		    REGISTRY_MATCH, "" },
+		{ 0, { .subscriber_id = "t", .type = "BAP", .now_ms = T0_MS },
+		    REGISTRY_OTHER, "subscriber s, not t" },
+		{ 0, { .key_id = "k2", .now_ms = T0_MS }, REGISTRY_OTHER,
+		    "key id k1, not k2" },
+		{ 1, { .key_id = "k2", .now_ms = T0_MS }, REGISTRY_MATCH, "" },
+		{ 0, { .type = "bap", .domain = "d2", .now_ms = T0_MS },
+		    REGISTRY_OTHER, "registered as BPP, not bap" },
+		{ 0, { .type = "bpp", .now_ms = T0_MS }, REGISTRY_MATCH, "" },
+		{ 0, { .type = "Bpp", .now_ms = T0_MS }, REGISTRY_MATCH, "" },
+		{ 1, { .type = "BG", .now_ms = T0_MS }, REGISTRY_OTHER,
+		    "registered without a type, not as BG" },
+		{ 0, { .domain = "d2", .now_ms = T0_MS }, REGISTRY_OTHER,
+		    "registered for domain d1, not d2" },
+		{ 0, { .domain = "D1", .now_ms = T0_MS }, REGISTRY_OTHER,
+		    "registered for domain d1, not D1" },
+		{ 1, { .domain = "d2", .now_ms = T0_MS }, REGISTRY_MATCH, "" },
+		{ 0, { .domain = "d2", .now_ms = 0, .any_status = 1 },
+		    REGISTRY_OTHER, "registered for domain d1, not d2" },
+		{ 0, { .now_ms = 0 }, REGISTRY_UNUSABLE,
+		    "not valid before 2024-01-01T00:00:00Z" },
+		{ 0, { .now_ms = until - 1 }, REGISTRY_MATCH, "" },
+		{ 0, { .now_ms = until }, REGISTRY_UNUSABLE,
+		    "expired at 2026-01-01T00:00:00Z (valid_until)" },
+		{ 0, { .now_ms = until, .any_status = 1 }, REGISTRY_MATCH, "" },
+		{ 2, { .key_id = "k1", .now_ms = T0_MS }, REGISTRY_UNUSABLE,
+		    "status is EXPIRED, not SUBSCRIBED" },
+		{ 2, { .now_ms = T0_MS, .need_key = 1, .any_status = 1 },
+		    REGISTRY_MATCH, "" },
+		{ 1, { .now_ms = T0_MS, .need_key = 1 }, REGISTRY_UNUSABLE,
+		    "record has no signing_public_key" },
+		{ 3, { .now_ms = T0_MS, .need_key = 1 }, REGISTRY_UNUSABLE,
+		    "signing_public_key is not a valid ed25519 public key" },
+		{ 3, { .now_ms = T0_MS }, REGISTRY_MATCH, "" },
+	};
+	struct registry_recset	*s;
+	char			*t, why[128], tiny[8];
+	size_t			 i;
+
+	xasprintf(&t, text, pub_a);
+	s = registry_recset_parse(t, strlen(t), "t", why, sizeof(why));
+	free(t);
+	ck_assert_ptr_nonnull(s);
+	ck_assert_uint_eq(s->n, 4);
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		memset(why, 'x', sizeof(why));
+		ck_assert_msg(registry_record_check(s->recs[cases[i].rec],
+		    &cases[i].m, why, sizeof(why)) == cases[i].v,
+		    "case %zu: verdict", i);
+		ck_assert_msg(strcmp(why, cases[i].why) == 0,
+		    "case %zu: why \"%s\", want \"%s\"", i, why, cases[i].why);
+		/* why is optional and never overrun. */
+		ck_assert_int_eq(registry_record_check(s->recs[cases[i].rec],
+		    &cases[i].m, NULL, 0), cases[i].v);
+		ck_assert_int_eq(registry_record_check(s->recs[cases[i].rec],
+		    &cases[i].m, tiny, sizeof(tiny)), cases[i].v);
+		ck_assert_uint_lt(strlen(tiny), sizeof(tiny));
+	}
+	registry_recset_unref(s);
+}
+END_TEST
+
+/* Each record keeps its JSON text; the file loader is public. */
+START_TEST(record_json)
+{
+	static const char text[] = "[{\"subscriber_id\":\"a\","
+	    "\"subscriber_url\":\"https://a.example/beckn/\",\"type\":\"bpp\","
+	    "\"extra\":{\"n\":[1,2.50,true,null],\"s\":\"caf\u00e9\"},"
+	    "\"signing_public_key\":null},"
+	    "7,"
+	    "{\"subscriber_id\":\"b\"}]";
+	struct registry_recset	*s;
+	char			 err[256];
+
+	write_file(text);
+	s = registry_records_load(file_path, err, sizeof(err));
+	ck_assert_ptr_nonnull(s);
+	ck_assert_uint_eq(s->n, 2);
+	ck_assert_str_eq(s->recs[0]->json, "{\"subscriber_id\":\"a\","
+	    "\"subscriber_url\":\"https://a.example/beckn/\",\"type\":\"bpp\","
+	    "\"extra\":{\"n\":[1,2.50,true,null],\"s\":\"caf\u00e9\"},"
+	    "\"signing_public_key\":null}");
+	ck_assert_str_eq(s->recs[1]->json, "{\"subscriber_id\":\"b\"}");
+	ck_assert_ptr_eq(registry_recset_ref(s), s);
+	registry_recset_unref(s);
+	registry_recset_unref(s);
+	write_file("[{\"subscriber_id\":");
+	ck_assert_ptr_null(registry_records_load(file_path, err,
+	    sizeof(err)));
+	ck_assert_ptr_nonnull(strstr(err, file_path));
+	ck_assert_ptr_nonnull(strstr(err, "malformed JSON"));
+}
+END_TEST
+
 static int	 released;
 
 static void
@@ -1423,6 +1773,9 @@ registry_suite(void)
 	    BE_FILE + 1);
 	tcase_add_loop_test(tc, malformed_records_skipped, BE_HTTP,
 	    BE_FILE + 1);
+	tcase_add_loop_test(tc, lower_case_types, BE_HTTP, BE_FILE + 1);
+	tcase_add_loop_test(tc, untyped_not_gateway, BE_HTTP, BE_FILE + 1);
+	tcase_add_loop_test(tc, one_key_two_domains, BE_HTTP, BE_FILE + 1);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("http");
@@ -1457,6 +1810,8 @@ registry_suite(void)
 	tcase_add_test(tc, time_parse);
 	tcase_add_test(tc, cache_lru);
 	tcase_add_test(tc, records_parse);
+	tcase_add_test(tc, record_check);
+	tcase_add_test(tc, record_json);
 	tcase_add_test(tc, cli_lookup_file);
 	suite_add_tcase(s, tc);
 	return s;

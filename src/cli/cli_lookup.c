@@ -3,11 +3,12 @@
  *
  * Runs the registry module exactly as the daemon would (same config, same
  * filters, same usability rules) on a private event loop and prints the
- * record it would use, as "name: value" lines, or "no usable record:
- * <reason>" (followed by the rejected record when there is one).  Without
- * KEY_ID every usable record of the subscriber is printed, separated by
- * blank lines.  Exit 0 when a usable record was found, 1 when not, 2 on
- * usage or configuration errors.
+ * records it could use, as "name: value" lines, or "no usable record:
+ * <reason>" (followed by the rejected record when there is one).  With
+ * KEY_ID every usable record of that key (one per domain or type it is
+ * registered for), without it every usable record of the subscriber,
+ * separated by blank lines.  Exit 0 when a usable record was found, 1
+ * when not, 2 on usage or configuration errors.
  */
 #include "config.h"
 
@@ -87,8 +88,6 @@ lookup_done(const struct registry_result *res, void *arg)
 		st->rc = 1;
 		return;
 	}
-	if (res->record != NULL)
-		print_record(res->record, res);
 	for (i = 0; i < res->nrecords; i++) {
 		if (i > 0)
 			printf("\n");

@@ -15,6 +15,7 @@
 
 #include <sys/queue.h>
 
+#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,10 +24,10 @@
 #include <event2/event_struct.h>
 #include <json-c/json.h>
 
+#include "net/http_client.h"
 #include "registry/registry.h"
 #include "registry/registry_cache.h"
 #include "registry/registry_file.h"
-#include "net/http_client.h"
 #include "registry/registry_record.h"
 #include "util/clock.h"
 #include "util/log.h"
@@ -213,13 +214,17 @@ query_copy(struct query *dst, const struct query *src)
 	dst->ckey = dupnull(src->ckey);
 }
 
+/* What the query asks of a record at now: a key lookup needs the key. */
 static void
-query_filter(const struct query *q, struct registry_filter *f)
+query_match(const struct query *q, int64_t now, struct registry_match *m)
 {
-	f->subscriber_id = q->subscriber_id;
-	f->key_id = q->key_id;
-	f->type = q->type;
-	f->domain = q->domain;
+	memset(m, 0, sizeof(*m));
+	m->subscriber_id = q->subscriber_id;
+	m->key_id = q->key_id;
+	m->type = q->type;
+	m->domain = q->domain;
+	m->now_ms = now;
+	m->need_key = q->kind == Q_KEY;
 }
 
 /* Unambiguous cache key: kind, then each field length-prefixed. */
@@ -293,32 +298,31 @@ static struct answer *
 answer_new(struct registry *reg, const struct query *q,
     const struct registry_recset *set, int64_t now)
 {
-	struct registry_filter	 f;
+	struct registry_match	 m;
 	struct answer		*a;
 	struct registry_record	*r;
 	int64_t			 exp;
 	size_t			 i;
-	char			 why[160];
 
-	query_filter(q, &f);
+	/* Keep the unusable ones too: they explain a NOT_USABLE. */
+	query_match(q, now, &m);
+	m.any_status = 1;
 	a = xcalloc(1, sizeof(*a));
 	a->refcnt = 1;
-	a->recs = registry_recset_filter(set, &f);
+	a->recs = registry_recset_filter(set, &m);
+	m.any_status = 0;
 	a->fetched_ms = now;
 	a->forced_ms = INT64_MIN;
 	a->retry_ms = INT64_MIN;
 	exp = now + reg->conf.cache_ttl_ms;
 	for (i = 0; i < a->recs->n; i++) {
 		r = a->recs->recs[i];
-		if (!registry_record_usable(r, now, q->kind == Q_KEY, why,
-		    sizeof(why)))
+		if (registry_record_check(r, &m, NULL, 0) != REGISTRY_MATCH)
 			continue;
 		a->positive = 1;
-		/* Never cache a key past its validity. */
+		/* Never cache a record past its validity. */
 		if (r->valid_until_ms < exp)
 			exp = r->valid_until_ms;
-		if (q->kind == Q_KEY)
-			break;
 	}
 	if (a->positive) {
 		a->expires_ms = exp;
@@ -351,8 +355,8 @@ req_finish(struct registry_req *req, struct answer *a,
 	struct registry		*reg = req->reg;
 	struct registry_result	*res = &req->res;
 	struct registry_record	*r, *first_bad = NULL;
+	struct registry_match	 m;
 	struct timeval		 tv = { 0, 0 };
-	int64_t			 now = clock_now_ms(reg->clock);
 	size_t			 i;
 	char			 why[160], what[256];
 
@@ -366,34 +370,28 @@ req_finish(struct registry_req *req, struct answer *a,
 		snprintf(req->reason, sizeof(req->reason), "%s", errwhy);
 		goto arm;
 	}
+	/* Usability is judged now, not when the answer was cached. */
+	query_match(q, clock_now_ms(reg->clock), &m);
 	req->ans = answer_ref(a);
-	if (req->kind == Q_LIST) {
-		req->list = xcalloc(1, sizeof(*req->list));
-		req->list->refcnt = 1;
-		req->list->recs = xcalloc(a->recs->n + 1,
-		    sizeof(*req->list->recs));
-	}
+	req->list = xcalloc(1, sizeof(*req->list));
+	req->list->refcnt = 1;
+	req->list->recs = xcalloc(a->recs->n + 1, sizeof(*req->list->recs));
 	for (i = 0; i < a->recs->n; i++) {
 		r = a->recs->recs[i];
-		if (!registry_record_usable(r, now, req->kind == Q_KEY,
-		    first_bad == NULL ? why : what,
-		    first_bad == NULL ? sizeof(why) : sizeof(what))) {
+		if (registry_record_check(r, &m, first_bad == NULL ? why : NULL,
+		    sizeof(why)) != REGISTRY_MATCH) {
 			if (first_bad == NULL)
 				first_bad = r;
 			continue;
 		}
-		if (req->kind == Q_KEY) {
-			res->record = r;
-			break;
-		}
 		req->list->recs[req->list->n++] = registry_record_ref(r);
 	}
-	if (res->record != NULL || (req->list != NULL && req->list->n > 0)) {
+	if (req->list->n > 0) {
 		res->status = REGISTRY_OK;
-		if (req->list != NULL) {
-			res->records = req->list->recs;
-			res->nrecords = req->list->n;
-		}
+		res->records = req->list->recs;
+		res->nrecords = req->list->n;
+		if (req->kind == Q_KEY)
+			res->record = req->list->recs[0];
 		snprintf(req->reason, sizeof(req->reason), "%s", stale ?
 		    errwhy : "ok");
 	} else if (first_bad != NULL) {
@@ -612,12 +610,16 @@ registry_lookup_participants(struct registry *reg, const char *type,
     const char *domain, const char *subscriber_id, registry_cb cb, void *arg)
 {
 	struct query	 q;
+	char		*p;
 
 	if (reg == NULL || cb == NULL)
 		return NULL;
 	memset(&q, 0, sizeof(q));
 	q.kind = Q_LIST;
 	q.type = dupnull(type);
+	/* One spelling for the cache key and the registry's filter. */
+	for (p = q.type; p != NULL && *p != '\0'; p++)
+		*p = toupper((unsigned char)*p);
 	q.domain = dupnull(domain);
 	q.subscriber_id = dupnull(subscriber_id);
 	return lookup(reg, &q, 0, cb, arg);
@@ -680,7 +682,7 @@ registry_new(struct event_base *base, const struct registry_conf *conf,
 	TAILQ_INIT(&reg->done);
 
 	if (reg->conf.file != NULL) {
-		if ((reg->file = registry_file_load(reg->conf.file, err,
+		if ((reg->file = registry_records_load(reg->conf.file, err,
 		    errlen)) == NULL)
 			goto fail;
 		return reg;
@@ -741,7 +743,7 @@ registry_reload(struct registry *reg)
 
 	if (reg->file == NULL)
 		return 0;
-	if ((set = registry_file_load(reg->conf.file, err, sizeof(err))) ==
+	if ((set = registry_records_load(reg->conf.file, err, sizeof(err))) ==
 	    NULL) {
 		log_error("registry: reload failed, keeping %zu records: %s",
 		    reg->file->n, err);

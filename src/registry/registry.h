@@ -30,11 +30,14 @@
  *   - Records are refcounted and immutable.  Pointers in a result are
  *     valid during the callback only; take registry_record_ref() to keep
  *     a record (and its parsed key) longer, registry_record_unref() after.
- *   - Matching: a key lookup takes records whose subscriber_id equals and
- *     whose key id (ukId, unique_key_id, key_id or pub_key_id) equals, or
- *     that carry no key id at all (registries that filter server-side and
- *     omit it); the first usable one wins.  List lookups match type,
- *     domain and subscriber_id exactly when given.
+ *   - Matching: one function, registry_record_check() below, decides
+ *     for the key lookups, the list lookups, the /lookup server
+ *     (src/lookup) and the proxy's type and domain checks.  A key lookup
+ *     asks by subscriber_id and key id only and answers every usable
+ *     record of that pair, whatever its type and domain: one key id may
+ *     be registered for several domains or types, and only the caller
+ *     knows which one the message needs.  List lookups match type
+ *     (case-insensitively), domain and subscriber_id when given.
  *   - Every "now" comes from the struct clock given to registry_new()
  *     (validity windows, ttls, the forced-refresh rate limit), so tests
  *     move time instead of sleeping.  Network timeouts are real time.
@@ -81,7 +84,10 @@ void	registry_conf_clear(struct registry_conf *);	/* frees strings */
  * One subscriber record as the registry (or file) gave it.  Absent string
  * fields are NULL.  valid_from_ms / valid_until_ms are INT64_MIN /
  * INT64_MAX when absent.  key is the parsed signing_public_key, NULL when
- * absent or unparseable.  Immutable once published.
+ * absent or unparseable.  json is the whole record as a JSON object, every
+ * member kept (json-c plain serialisation, '/' not escaped), made once at
+ * parse time so that the /lookup server answers without serialising.
+ * Immutable once published.
  */
 struct registry_record {
 	int		 refcnt;
@@ -98,10 +104,69 @@ struct registry_record {
 	int64_t		 valid_from_ms;
 	int64_t		 valid_until_ms;
 	struct sig_key	*key;
+	char		*json;
 };
 
 struct registry_record	*registry_record_ref(struct registry_record *);
 void			 registry_record_unref(struct registry_record *);
+
+/*
+ * What a record must be.  NULL strings match anything.
+ *   subscriber_id	compared byte for byte.
+ *   key_id		compared byte for byte; a record without a key id
+ *			matches any (registries that filter server-side
+ *			omit it).
+ *   type		compared case-insensitively ("bpp" is "BPP"); a
+ *			record without a type matches no type.
+ *   domain		compared byte for byte; a record without a domain
+ *			covers every domain.
+ * Unless any_status, a matching record must also be usable at now_ms:
+ * status SUBSCRIBED (or absent), valid_from <= now_ms < valid_until, and
+ * a parsed signing key when need_key.
+ */
+struct registry_match {
+	const char	*subscriber_id;
+	const char	*key_id;
+	const char	*type;
+	const char	*domain;
+	int64_t		 now_ms;
+	int		 need_key;
+	int		 any_status;
+};
+
+enum registry_verdict {
+	REGISTRY_MATCH = 0,
+	REGISTRY_OTHER,		/* a field differs: another record */
+	REGISTRY_UNUSABLE,	/* the record asked for, but not usable now */
+};
+
+/*
+ * The verdict on r, and unless REGISTRY_MATCH a reason in why (may be
+ * NULL), e.g. "registered as BPP, not BAP", "registered for domain
+ * onest:x, not onest:y", "key id k2, not k1", "status is EXPIRED, not
+ * SUBSCRIBED".  Fields are checked in the order subscriber_id, key_id,
+ * type, domain, then usability; why names the first that fails.
+ */
+enum registry_verdict registry_record_check(const struct registry_record *,
+		    const struct registry_match *, char *why, size_t whylen);
+
+/* A refcounted, immutable array of records. */
+struct registry_recset {
+	int			 refcnt;
+	struct registry_record	**recs;
+	size_t			 n;
+};
+
+/*
+ * The records of a registry file, through the same parser and checks as
+ * registry.file (malformed records are skipped with a log line).  Blocking
+ * I/O: start-up and SIGHUP only.  A set (refcnt 1), or NULL and
+ * "path: reason" in err.
+ */
+struct registry_recset	*registry_records_load(const char *path, char *err,
+			    size_t errlen);
+struct registry_recset	*registry_recset_ref(struct registry_recset *);
+void			 registry_recset_unref(struct registry_recset *);
 
 enum registry_status {
 	REGISTRY_OK = 0,
@@ -123,11 +188,18 @@ struct registry_result {
 	/* Why not OK (and for OK with stale set, why stale); never NULL. */
 	const char		*reason;
 	/*
-	 * Key lookups: the record to verify with (OK), or the record that was
-	 * rejected (NOT_USABLE), else NULL.  When OK, record->key is non-NULL.
+	 * Key lookups: the first usable record (OK), or the first record
+	 * that was rejected (NOT_USABLE), else NULL.  When OK, record->key is
+	 * non-NULL.  Callers that care about type or domain pick from
+	 * records instead.
 	 */
 	struct registry_record	*record;
-	/* Gateway / participant lookups: the usable records (OK only). */
+	/*
+	 * OK only: the usable records, in registry order.  Key lookups: every
+	 * usable record of the subscriber and key id (any type, any domain;
+	 * records[0] == record; each has a key).  Gateway / participant
+	 * lookups: the usable records matching the query.
+	 */
 	struct registry_record	*const *records;
 	size_t			 nrecords;
 };
@@ -167,10 +239,14 @@ int		 registry_reload(struct registry *);
 struct registry_req *registry_lookup_key(struct registry *,
 		    const char *subscriber_id, const char *key_id, int flags,
 		    registry_cb, void *arg);
-/* Usable gateways (type BG) of domain. */
+/* Usable gateways (type BG) of domain (or of every domain). */
 struct registry_req *registry_lookup_gateways(struct registry *,
 		    const char *domain, registry_cb, void *arg);
-/* Usable participants; type, domain and subscriber_id may each be NULL. */
+/*
+ * Usable participants; type, domain and subscriber_id may each be NULL.
+ * type is asked for upper-case (the registries' spelling) and matched
+ * case-insensitively, so "bpp" and "BPP" share one cache entry.
+ */
 struct registry_req *registry_lookup_participants(struct registry *,
 		    const char *type, const char *domain,
 		    const char *subscriber_id, registry_cb, void *arg);

@@ -13,7 +13,7 @@
 #include "util/xmalloc.h"
 
 struct registry_recset *
-registry_file_load(const char *path, char *err, size_t errlen)
+registry_records_load(const char *path, char *err, size_t errlen)
 {
 	struct registry_recset	*s = NULL;
 	char			*buf, why[160];

@@ -1,5 +1,7 @@
 /*
- * registry_record.c - parse subscriber records, filter, judge usability.
+ * registry_record.c - parse subscriber records; registry_record_check(),
+ * the one matching rule of the registry client, the /lookup server and
+ * the proxy.
  */
 #include "config.h"
 
@@ -7,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include <json-c/json.h>
 
@@ -45,6 +48,7 @@ registry_record_unref(struct registry_record *r)
 	free(r->valid_from);
 	free(r->valid_until);
 	sig_key_free(r->key);
+	free(r->json);
 	free(r);
 }
 
@@ -271,6 +275,8 @@ record_parse(struct json_object *o, const char *what, size_t idx)
 		log_warn("registry: %s: record %zu (%s, key %s): "
 		    "signing_public_key: %s", what, idx, r->subscriber_id,
 		    r->key_id != NULL ? r->key_id : "-", err);
+	r->json = xstrdup(json_object_to_json_string_ext(o,
+	    JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
 	return r;
 fail:
 	registry_record_unref(r);
@@ -324,60 +330,90 @@ done:
 	return s;
 }
 
+/* Usability at m->now_ms; 0, or -1 and a reason. */
 static int
-str_match(const char *want, const char *have)
+usable(const struct registry_record *r, const struct registry_match *m,
+    char *why, size_t whylen)
 {
-	return want == NULL || (have != NULL && strcmp(want, have) == 0);
+	if (r->status != NULL && strcmp(r->status, "SUBSCRIBED") != 0) {
+		snprintf(why, whylen, "status is %.64s, not SUBSCRIBED",
+		    r->status);
+		return -1;
+	}
+	if (m->now_ms < r->valid_from_ms) {
+		snprintf(why, whylen, "not valid before %.40s", r->valid_from);
+		return -1;
+	}
+	if (m->now_ms >= r->valid_until_ms) {
+		snprintf(why, whylen, "expired at %.40s (valid_until)",
+		    r->valid_until);
+		return -1;
+	}
+	if (m->need_key && r->key == NULL) {
+		snprintf(why, whylen, r->signing_public_key == NULL ?
+		    "record has no signing_public_key" :
+		    "signing_public_key is not a valid ed25519 public key");
+		return -1;
+	}
+	return 0;
 }
 
-int
-registry_record_match(const struct registry_record *r,
-    const struct registry_filter *f)
+enum registry_verdict
+registry_record_check(const struct registry_record *r,
+    const struct registry_match *m, char *why, size_t whylen)
 {
-	return str_match(f->subscriber_id, r->subscriber_id) &&
-	    str_match(f->type, r->type) &&
-	    str_match(f->domain, r->domain) &&
-	    (f->key_id == NULL || r->key_id == NULL ||
-	    strcmp(f->key_id, r->key_id) == 0);
+	char	 none[1];
+
+	if (why == NULL || whylen == 0) {
+		why = none;
+		whylen = sizeof(none);
+	}
+	why[0] = '\0';
+	if (m->subscriber_id != NULL &&
+	    strcmp(m->subscriber_id, r->subscriber_id) != 0) {
+		snprintf(why, whylen, "subscriber %.100s, not %.100s",
+		    r->subscriber_id, m->subscriber_id);
+		return REGISTRY_OTHER;
+	}
+	if (m->key_id != NULL && r->key_id != NULL &&
+	    strcmp(m->key_id, r->key_id) != 0) {
+		snprintf(why, whylen, "key id %.64s, not %.64s", r->key_id,
+		    m->key_id);
+		return REGISTRY_OTHER;
+	}
+	/* Registries and hand-written files spell types either way. */
+	if (m->type != NULL && r->type == NULL) {
+		snprintf(why, whylen, "registered without a type, not as "
+		    "%.32s", m->type);
+		return REGISTRY_OTHER;
+	}
+	if (m->type != NULL && strcasecmp(m->type, r->type) != 0) {
+		snprintf(why, whylen, "registered as %.32s, not %.32s",
+		    r->type, m->type);
+		return REGISTRY_OTHER;
+	}
+	if (m->domain != NULL && r->domain != NULL &&
+	    strcmp(m->domain, r->domain) != 0) {
+		snprintf(why, whylen, "registered for domain %.100s, not "
+		    "%.100s", r->domain, m->domain);
+		return REGISTRY_OTHER;
+	}
+	if (!m->any_status && usable(r, m, why, whylen) == -1)
+		return REGISTRY_UNUSABLE;
+	return REGISTRY_MATCH;
 }
 
 struct registry_recset *
 registry_recset_filter(const struct registry_recset *s,
-    const struct registry_filter *f)
+    const struct registry_match *m)
 {
 	struct registry_recset	*out;
 	size_t			 i;
 
 	out = recset_new(s->n);
 	for (i = 0; i < s->n; i++)
-		if (registry_record_match(s->recs[i], f))
+		if (registry_record_check(s->recs[i], m, NULL, 0) ==
+		    REGISTRY_MATCH)
 			out->recs[out->n++] = registry_record_ref(s->recs[i]);
 	return out;
-}
-
-int
-registry_record_usable(const struct registry_record *r, int64_t now_ms,
-    int need_key, char *why, size_t whylen)
-{
-	if (r->status != NULL && strcmp(r->status, "SUBSCRIBED") != 0) {
-		snprintf(why, whylen, "status is %.64s, not SUBSCRIBED",
-		    r->status);
-		return 0;
-	}
-	if (now_ms < r->valid_from_ms) {
-		snprintf(why, whylen, "not valid before %.40s", r->valid_from);
-		return 0;
-	}
-	if (now_ms >= r->valid_until_ms) {
-		snprintf(why, whylen, "expired at %.40s (valid_until)",
-		    r->valid_until);
-		return 0;
-	}
-	if (need_key && r->key == NULL) {
-		snprintf(why, whylen, r->signing_public_key == NULL ?
-		    "record has no signing_public_key" :
-		    "signing_public_key is not a valid ed25519 public key");
-		return 0;
-	}
-	return 1;
 }
