@@ -196,7 +196,8 @@ START_TEST(planted_upward_include_fails)
 		const char	*file;
 		const char	*text;
 	} tree[] = {
-		{ "util/ok.c", "#include \"config.h\"\n#include \"util/a.h\"\n" },
+		{ "util/ok.c",
+		    "#include \"config.h\"\n#include \"util/a.h\"\n" },
 		{ "proxy/ok.c", "#include \"util/log.h\"\n"
 		    "  #  include \"registry/registry.h\"\n" },
 		{ "http/planted.c", "#include <stdio.h>\n\n"

@@ -108,7 +108,8 @@ END_TEST
 START_TEST(url_same_endpoint)
 {
 	/* Scheme and host ignore case; trailing slashes do not count. */
-	ck_assert(url_same("http://H.example:80/bpp", "HTTP://h.example:80/bpp/"));
+	ck_assert(url_same("http://H.example:80/bpp",
+	    "HTTP://h.example:80/bpp/"));
 	ck_assert(url_same("https://h/", "https://h"));
 	ck_assert(url_same("https://h/a?x=1", "https://H/a?x=1"));
 	/* Paths and queries are case-sensitive, byte for byte. */

@@ -41,8 +41,8 @@ struct delivery;
 
 struct deliver_conf {
 	int64_t		 timeout_ms;	/* one attempt */
-	int		 retries;	/* after the first; 0: until delivered */
-	int64_t		 backoff_ms;	/* first retry delay, doubled each time */
+	int		 retries;	/* after the first; 0: forever */
+	int64_t		 backoff_ms;	/* first retry delay, then doubled */
 	int64_t		 backoff_max_ms;
 	size_t		 queue_size;	/* messages held, every participant */
 };

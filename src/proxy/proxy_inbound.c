@@ -63,18 +63,18 @@ enum st { ST_NEXT, ST_WAIT, ST_BACK, ST_FAIL, ST_DONE };
 
 /* One signature header through lookup and verification. */
 struct sigcheck {
-	const char		*name;		/* header name, for answers */
+	const char		*name;		/* header, for answers */
 	struct sig_header	 h;
 	int			 present;
 	int			 looked_up;	/* the lookup answered */
-	int			 refreshed;	/* forced refresh asked once */
+	int			 refreshed;	/* forced refresh asked */
 	int			 from_cache;
 	enum registry_status	 status;
 	char			 reason[256];
 	/* Candidate records for the key id, then those that verified. */
 	struct registry_record	**recs;
 	size_t			 nrecs;
-	size_t			 nverified;	/* recs[0..nverified) verified */
+	size_t			 nverified;	/* recs[0..n) verified */
 };
 
 struct inbound {
@@ -288,14 +288,17 @@ st_route(struct inbound *in)
 
 	if ((in->p = proxy_route(in->snap->conf, http_request_path(in->req),
 	    &in->action, &name)) == NULL)
-		return fail(in, BECKN_ERR_NOT_FOUND, NULL, "no participant or action "
+		return fail(in, BECKN_ERR_NOT_FOUND, NULL,
+		    "no participant or action "
 		    "at this path");
 	if (strcmp(http_request_method(in->req), "POST") != 0) {
 		in->err_allow = "POST";
-		return fail(in, BECKN_ERR_METHOD, NULL, "only POST is accepted");
+		return fail(in, BECKN_ERR_METHOD, NULL,
+		    "only POST is accepted");
 	}
 	if (in->action == NULL)
-		return fail(in, BECKN_ERR_NOT_FOUND, NULL, "\"%s\" is not a Beckn "
+		return fail(in, BECKN_ERR_NOT_FOUND, NULL,
+		    "\"%s\" is not a Beckn "
 		    "action", name);
 	return ST_NEXT;
 }
@@ -324,7 +327,8 @@ parse_header(struct inbound *in, struct sigcheck *sc, const char *value,
 	 * than we are willing to remember could be replayed after we forgot.
 	 */
 	if ((sc->h.expires - sc->h.created) * 1000 > c->max_signature_ttl_ms) {
-		fail(in, BECKN_ERR_AUTH, NULL, "%s: the signature is valid for %lld "
+		fail(in, BECKN_ERR_AUTH, NULL,
+		    "%s: the signature is valid for %lld "
 		    "s, longer than security.max_signature_ttl (%lld s)",
 		    sc->name, (long long)(sc->h.expires - sc->h.created),
 		    (long long)(c->max_signature_ttl_ms / 1000));
@@ -394,7 +398,8 @@ key_stage(struct inbound *in, struct sigcheck *sc, int gateway)
 	case REGISTRY_OK:
 		return ST_NEXT;
 	case REGISTRY_UNAVAILABLE:
-		return fail(in, BECKN_ERR_BUSY, NULL, "registry unavailable: %s",
+		return fail(in, BECKN_ERR_BUSY, NULL,
+		    "registry unavailable: %s",
 		    sc->reason);
 	default:
 		in->err_gateway = gateway;
@@ -552,7 +557,8 @@ st_bind(struct inbound *in)
 		    in->sender != NULL ? in->sender : "");
 	if (pick_record(in, &in->auth, request ? "BAP" : "BPP", why,
 	    sizeof(why)) == -1)
-		return fail(in, BECKN_ERR_AUTH, NULL, "sender %s may not send %s: %s",
+		return fail(in, BECKN_ERR_AUTH, NULL,
+		    "sender %s may not send %s: %s",
 		    in->sender, in->action->name, why);
 
 	if (p->ndomains > 0 && in->domain == NULL)
@@ -595,7 +601,8 @@ st_gateway_verify(struct inbound *in)
 		return rc;
 	if (pick_record(in, &in->gw, "BG", why, sizeof(why)) == -1) {
 		in->err_gateway = 1;
-		return fail(in, BECKN_ERR_AUTH, NULL, "%s: %s is not a gateway of "
+		return fail(in, BECKN_ERR_AUTH, NULL,
+		    "%s: %s is not a gateway of "
 		    "this domain: %s", in->gw.name, in->gw.h.subscriber_id,
 		    why);
 	}
@@ -654,11 +661,13 @@ st_replay_check(struct inbound *in)
 	}
 	if (replay_check(in->px->replay, in->rkey[0], in->rkeylen[0]) ==
 	    REPLAY_SEEN)
-		return fail(in, BECKN_ERR_AUTH, NULL, "replayed: this signature was "
+		return fail(in, BECKN_ERR_AUTH, NULL,
+		    "replayed: this signature was "
 		    "already accepted");
 	if (in->nrkeys == 2 && replay_check(in->px->replay, in->rkey[1],
 	    in->rkeylen[1]) == REPLAY_SEEN)
-		return fail(in, BECKN_ERR_AUTH, NULL, "replayed: message_id %s was "
+		return fail(in, BECKN_ERR_AUTH, NULL,
+		    "replayed: message_id %s was "
 		    "already received for %s", in->message_id,
 		    in->action->name);
 	return ST_NEXT;
@@ -707,12 +716,14 @@ decide_gateway(struct inbound *in)
 		return ST_WAIT;
 	}
 	if (in->bpps_status == REGISTRY_UNAVAILABLE)
-		return fail(in, BECKN_ERR_BUSY, NULL, "registry unavailable: %s",
+		return fail(in, BECKN_ERR_BUSY, NULL,
+		    "registry unavailable: %s",
 		    in->bpps_reason);
 	if ((in->fo = gateway_prepare(in->px, in->p, in->bpps, in->nbpps,
 	    http_request_header(in->req, "Authorization"), in->digest,
 	    in->message_id, in->snap->conf)) == NULL)
-		return fail(in, BECKN_ERR_INTERNAL, NULL, "gateway signing failed");
+		return fail(in, BECKN_ERR_INTERNAL, NULL,
+		    "gateway signing failed");
 	return ST_NEXT;
 }
 
@@ -731,7 +742,8 @@ st_decide(struct inbound *in)
 	m.message_id = in->message_id;
 	m.transaction_id = in->transaction_id;
 	if ((in->dl = deliver_prepare(in->px->deliver, &m)) == NULL)
-		return fail(in, BECKN_ERR_BUSY, NULL, "delivery queue full; retry "
+		return fail(in, BECKN_ERR_BUSY, NULL,
+		    "delivery queue full; retry "
 		    "later");
 	return ST_NEXT;
 }
@@ -755,15 +767,18 @@ st_replay_commit(struct inbound *in)
 		return ST_NEXT;
 	case REPLAY_SEEN:
 		/* The same message won a race while we waited. */
-		return fail(in, BECKN_ERR_AUTH, NULL, "replayed: this message was "
+		return fail(in, BECKN_ERR_AUTH, NULL,
+		    "replayed: this message was "
 		    "accepted meanwhile");
 	case REPLAY_QUOTA:
-		return fail(in, BECKN_ERR_BUSY, NULL, "replay cache: %s holds its "
+		return fail(in, BECKN_ERR_BUSY, NULL,
+		    "replay cache: %s holds its "
 		    "share (security.replay_sender_quota); retry later",
 		    in->sender);
 	case REPLAY_FULL:
 	default:
-		return fail(in, BECKN_ERR_BUSY, NULL, "replay cache full; retry "
+		return fail(in, BECKN_ERR_BUSY, NULL,
+		    "replay cache full; retry "
 		    "later");
 	}
 }
