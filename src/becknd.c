@@ -32,13 +32,16 @@ static const struct subcommand {
 	  "      \"ok\", or exit 1 and one line naming the reason. KEY is base64\n"
 	  "      (32 bytes) or PEM, or @path. skew defaults to 5 seconds.\n" },
 	{ "validate", cli_validate,
-	  "validate --spec FILE [--spec FILE...] [--action ACTION]\n"
+	  "validate [--spec FILE...] [--action ACTION] [--any-version]\n"
 	  "         [--formats assert|ignore|LIST] < body\n"
-	  "validate --json-schema FILE [--formats ...] < instance\n"
-	  "      Validate a Beckn message against OpenAPI specs (or a value\n"
-	  "      against a JSON Schema). Exit 0 and {\"valid\":true}; exit 1 and\n"
-	  "      {\"valid\":false,\"errors\":[...]}; exit 2 and file:line: reason\n"
-	  "      when a spec cannot be used.\n" },
+	  "  becknd validate --json-schema FILE [--formats ...] < instance\n"
+	  "      Validate a Beckn message against OpenAPI specs (default:\n"
+	  "      the built-in core 1.1.0 + ONEST schemas), or a value\n"
+	  "      against a JSON Schema. --any-version: ignore\n"
+	  "      context.version (the action picks the schema; layers\n"
+	  "      still match their domains). Exit 0 and {\"valid\":true};\n"
+	  "      exit 1 and {\"valid\":false,\"errors\":[...]}; exit 2 and\n"
+	  "      file:line: reason when a spec cannot be used.\n" },
 	{ "lookup", cli_lookup,
 	  "lookup -c CONFIG SUBSCRIBER_ID [KEY_ID]\n"
 	  "      Print the registry record becknd would use for a subscriber\n"

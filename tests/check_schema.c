@@ -4,7 +4,8 @@
  * Keywords one by one, $ref resolution (deep pointers, ~0/~1, pointers
  * through an intermediate $ref, external files, cycles), formats, error
  * paths/order/bound, selection by action/domain/version, broken spec
- * files (file:line errors) and the `becknd validate` CLI contract.
+ * files (file:line errors) and the `becknd validate` CLI contract
+ * (including bare scalars at the end of input and --any-version).
  */
 #include "config.h"
 
@@ -659,7 +660,13 @@ START_TEST(test_cli)
 	ck_assert_int_eq(run_cli(args, js, out, sizeof(out)), 2);
 	ck_assert_ptr_nonnull(strstr(out, "'bogus'"));
 	free(args);
-	ck_assert_int_eq(run_cli("", js, out, sizeof(out)), 2);
+	ck_assert_int_eq(run_cli("--bogus", js, out, sizeof(out)), 2);
+	xasprintf(&args, "--spec '%s' --json-schema '%s'", core, core);
+	ck_assert_int_eq(run_cli(args, js, out, sizeof(out)), 2);
+	free(args);
+	/* no --spec: the built-in schemas */
+	ck_assert_int_eq(run_cli("", js, out, sizeof(out)), 0);
+	ck_assert_str_eq(out, "{\"valid\":true}\n");
 
 	/* --json-schema */
 	tmpfile_write("s.json", "{\"type\":\"object\",\"required\":[\"a\"]}",
@@ -675,6 +682,170 @@ START_TEST(test_cli)
 	free(js);
 	free(core);
 	free(onest);
+}
+END_TEST
+
+/* stdin holds exactly in (inlen bytes); the JSON Schema is s.json. */
+static void
+scalar_run(struct test_run *r, const char *in, size_t inlen)
+{
+	char	*schema;
+
+	xasprintf(&schema, "%s/s.json", tmpdir);
+	TEST_RUN(r, in, inlen, "validate", "--json-schema", schema);
+	free(schema);
+}
+
+START_TEST(test_cli_scalars)
+{
+	/* each value ends the input: json-c must be told the input ended */
+	static const char *const ok[] = {
+		"25", "-1.5e3", "0", "true", "false", "null", "\"x\"",
+	};
+	static const char *const trail[] = { "", " ", "\n", " \t\r\n" };
+	static const char *const cut[] = {
+		"", " ", "-", "1e", "1e+", "tru", "nul", "fals", "\"x",
+		"\"\\", "[25", "{\"a\":25", "[1,",
+	};
+	static const char *const junk[] = { "25x", "2 5", "truex", "25 25",
+	    "null,", "-a" };
+	static const char s[] = "{\"enum\":[25,-1500,0,true,false,null,\"x\"]}";
+	struct test_run	 r;
+	char		 in[64];
+	size_t		 i, j;
+
+	tmpfile_write("s.json", s, sizeof(s) - 1);
+	for (i = 0; i < sizeof(ok) / sizeof(ok[0]); i++)
+		for (j = 0; j < sizeof(trail) / sizeof(trail[0]); j++) {
+			snprintf(in, sizeof(in), "%s%s", ok[i], trail[j]);
+			scalar_run(&r, in, strlen(in));
+			ck_assert_msg(r.status == 0, "'%s': %d %s%s", in,
+			    r.status, r.out, r.err);
+			ck_assert_str_eq(r.out, "{\"valid\":true}\n");
+			test_run_free(&r);
+			/* leading blanks too */
+			snprintf(in, sizeof(in), "%s%s", trail[j], ok[i]);
+			scalar_run(&r, in, strlen(in));
+			ck_assert_msg(r.status == 0, "'%s': %s", in, r.out);
+			test_run_free(&r);
+		}
+	/* the value itself was read: 26 and 2 are not in the enum */
+	scalar_run(&r, "26", 2);
+	ck_assert_int_eq(r.status, 1);
+	ck_assert_str_eq(r.out, "{\"valid\":false,\"errors\":[{\"path\":\"\","
+	    "\"keyword\":\"enum\",\"message\":\"26 is not one of [25, -1500, "
+	    "0, true, false, null, \\\"x\\\"]\"}]}\n");
+	test_run_free(&r);
+	scalar_run(&r, "2\n", 2);
+	ck_assert_int_eq(r.status, 1);
+	ck_assert_ptr_nonnull(strstr(r.out, "\"keyword\":\"enum\""));
+	test_run_free(&r);
+
+	/* truly truncated input still is not JSON */
+	for (i = 0; i < sizeof(cut) / sizeof(cut[0]); i++) {
+		scalar_run(&r, cut[i], strlen(cut[i]));
+		ck_assert_msg(r.status == 1, "'%s': %d", cut[i], r.status);
+		ck_assert_msg(strstr(r.out, "\"keyword\":\"json\",\"message\":"
+		    "\"input is not JSON: unexpected end at byte ") != NULL,
+		    "'%s': %s", cut[i], r.out);
+		test_run_free(&r);
+	}
+	for (i = 0; i < sizeof(junk) / sizeof(junk[0]); i++) {
+		scalar_run(&r, junk[i], strlen(junk[i]));
+		ck_assert_msg(r.status == 1, "'%s': %d", junk[i], r.status);
+		ck_assert_msg(strstr(r.out, "\"keyword\":\"json\"") != NULL &&
+		    strstr(r.out, "unexpected end") == NULL, "'%s': %s",
+		    junk[i], r.out);
+		test_run_free(&r);
+	}
+	/* json-c calls a leading zero at the end "unexpected end": not JSON */
+	scalar_run(&r, "01", 2);
+	ck_assert_int_eq(r.status, 1);
+	ck_assert_ptr_nonnull(strstr(r.out, "\"keyword\":\"json\""));
+	test_run_free(&r);
+	/* a NUL is no end of input, whatever json-c makes of it */
+	scalar_run(&r, "25\0", 3);
+	ck_assert_int_eq(r.status, 1);
+	ck_assert_ptr_nonnull(strstr(r.out, "input is not JSON: NUL at byte "
+	    "2"));
+	test_run_free(&r);
+	scalar_run(&r, "{\"a\":1}\0 ", 9);
+	ck_assert_int_eq(r.status, 1);
+	test_run_free(&r);
+}
+END_TEST
+
+START_TEST(test_cli_any_version)
+{
+	struct test_run	 r;
+	json_object	*m = example();
+	const char	*js;
+	char		*core, *layer;
+
+	xasprintf(&core, "%s/schemas/core/transaction.yaml", test_srcdir());
+	xasprintf(&layer, "%s/schemas/onest/onest-policy.yaml",
+	    test_srcdir());
+	ctx_set(m, "version", "1.0.0");
+	js = json_object_to_json_string(m);
+
+	/* by domain and version: nothing covers 1.0.0 */
+	TEST_RUN(&r, js, strlen(js), "validate", "--spec", core);
+	ck_assert_int_eq(r.status, 1);
+	ck_assert_ptr_nonnull(strstr(r.out, "\"path\":\"/context/version\","
+	    "\"keyword\":\"spec\""));
+	test_run_free(&r);
+	TEST_RUN(&r, js, strlen(js), "validate");
+	ck_assert_int_eq(r.status, 1);
+	ck_assert_ptr_nonnull(strstr(r.out, "\"keyword\":\"spec\""));
+	test_run_free(&r);
+
+	/* by action alone */
+	TEST_RUN(&r, js, strlen(js), "validate", "--spec", core,
+	    "--any-version");
+	ck_assert_msg(r.status == 0, "%s%s", r.out, r.err);
+	ck_assert_str_eq(r.out, "{\"valid\":true}\n");
+	test_run_free(&r);
+	TEST_RUN(&r, js, strlen(js), "validate", "--any-version");
+	ck_assert_msg(r.status == 0, "%s%s", r.out, r.err);
+	test_run_free(&r);
+	TEST_RUN(&r, js, strlen(js), "validate", "--any-version", "--action",
+	    "select");
+	ck_assert_int_eq(r.status, 1);
+	ck_assert_ptr_nonnull(strstr(r.out, "\"path\":\"/context/action\""));
+	test_run_free(&r);
+
+	/* the layer still applies to its domains only, at any version */
+	ctx_set(m, "bap_id", NULL);
+	js = json_object_to_json_string(m);
+	TEST_RUN(&r, js, strlen(js), "validate", "--any-version");
+	ck_assert_int_eq(r.status, 1);
+	ck_assert_ptr_nonnull(strstr(r.out, "bap_id"));
+	test_run_free(&r);
+	ctx_set(m, "domain", "dsep:courses");
+	js = json_object_to_json_string(m);
+	TEST_RUN(&r, js, strlen(js), "validate", "--any-version");
+	ck_assert_msg(r.status == 0, "%s", r.out);
+	test_run_free(&r);
+	/* a layer alone covers no other domain, whatever the version */
+	TEST_RUN(&r, js, strlen(js), "validate", "--spec", layer,
+	    "--any-version");
+	ck_assert_int_eq(r.status, 1);
+	ck_assert_ptr_nonnull(strstr(r.out, "\"path\":\"/context/domain\","
+	    "\"keyword\":\"spec\""));
+	test_run_free(&r);
+
+	/* meaningless with --json-schema: usage */
+	tmpfile_write("any.json", "{}", 2);
+	free(core);
+	xasprintf(&core, "%s/any.json", tmpdir);
+	TEST_RUN(&r, "1", 1, "validate", "--json-schema", core,
+	    "--any-version");
+	ck_assert_int_eq(r.status, 2);
+	ck_assert_ptr_nonnull(strstr(r.err, "--any-version"));
+	test_run_free(&r);
+	json_object_put(m);
+	free(core);
+	free(layer);
 }
 END_TEST
 
@@ -704,6 +875,8 @@ main(void)
 	tcase_add_test(tc, test_broken_specs);
 	tcase_add_test(tc, test_selection);
 	tcase_add_test(tc, test_cli);
+	tcase_add_test(tc, test_cli_scalars);
+	tcase_add_test(tc, test_cli_any_version);
 	suite_add_tcase(s, tc);
 	rc = test_run_suite(s);
 	test_rmtree(tmpdir);

@@ -12,9 +12,13 @@
  *    "action".
  * 2. Every request body of the ONEST sandbox Postman collection validates
  *    against the project's own schemas/ (core + ONEST layer), selected by
- *    domain and version, with the default formats.  Collection variables
- *    are substituted from the collection; {{$guid}}-style and unknown
- *    placeholders get plausible values at test time.
+ *    domain and version, with the default formats, both as files and as
+ *    built into the binary.  Collection variables are substituted from
+ *    the collection; {{$guid}}-style and unknown placeholders get
+ *    plausible values at test time.
+ * 3. On every DSEP example the built-in schemas give the same verdict and
+ *    the same errors as schemas/ loaded from disk, selected by domain and
+ *    version, by action alone, and with formats ignored.
  *
  * Exits 77 (skip) when the shared data is absent.
  */
@@ -240,17 +244,13 @@ walk_items(json_object *items, struct schema_set *set, json_object *vars,
 	return n;
 }
 
-START_TEST(test_postman_own_schemas)
+/* The project's schemas/ (core + ONEST layer) as files. */
+static struct schema_set *
+load_own(void)
 {
-	char			*coll = spec_path("spec/dsep-examples/"
-	    "postman-collection/sandbox-sample-collection.json");
-	char			*files[3];
+	char			*files[3], err[512];
 	struct schema_set	*set;
-	struct schema_errors	*errs = xcalloc(1, sizeof(*errs));
-	json_object		*c, *items, *vars = NULL;
-	char			 err[512];
-	size_t			 n, bad = 0, i;
-	unsigned		 counter = 0;
+	size_t			 i;
 
 	xasprintf(&files[0], "%s/schemas/core/transaction.yaml",
 	    test_srcdir());
@@ -260,21 +260,142 @@ START_TEST(test_postman_own_schemas)
 	set = schema_set_load((const char *const *)files, 3,
 	    SCHEMA_LOAD_OPENAPI, err, sizeof(err));
 	ck_assert_msg(set != NULL, "load: %s", err);
+	for (i = 0; i < 3; i++)
+		free(files[i]);
+	return set;
+}
+
+static struct schema_set *
+load_builtin(void)
+{
+	struct schema_set	*set;
+	char			 err[512];
+
+	set = schema_set_load_builtin(err, sizeof(err));
+	ck_assert_msg(set != NULL, "load: %s", err);
+	return set;
+}
+
+static void
+postman(struct schema_set *set, const char *what)
+{
+	char			*coll = spec_path("spec/dsep-examples/"
+	    "postman-collection/sandbox-sample-collection.json");
+	struct schema_errors	*errs = xcalloc(1, sizeof(*errs));
+	json_object		*c, *items, *vars = NULL;
+	size_t			 n, bad = 0;
+	unsigned		 counter = 0;
+
 	c = json_object_from_file(coll);
 	ck_assert_ptr_nonnull(c);
 	ck_assert(json_object_object_get_ex(c, "item", &items));
 	json_object_object_get_ex(c, "variable", &vars);
 	n = walk_items(items, set, vars, errs, &bad, &counter);
-	printf("ONEST sandbox Postman collection vs schemas/: %zu bodies, "
-	    "%zu invalid\n", n, bad);
+	printf("ONEST sandbox Postman collection vs %s: %zu bodies, "
+	    "%zu invalid\n", what, n, bad);
 	ck_assert_uint_eq(n, 59);
 	ck_assert_uint_eq(bad, 0);
 	json_object_put(c);
-	schema_set_free(set);
-	for (i = 0; i < 3; i++)
-		free(files[i]);
 	free(errs);
 	free(coll);
+}
+
+START_TEST(test_postman_own_schemas)
+{
+	struct schema_set	*set = load_own();
+
+	postman(set, "schemas/");
+	schema_set_free(set);
+	set = load_builtin();
+	postman(set, "the built-in schemas");
+	schema_set_free(set);
+}
+END_TEST
+
+/* rc and every error of a and b must be equal; returns 1 when not. */
+static int
+differ(int ra, const struct schema_errors *a, int rb,
+    const struct schema_errors *b)
+{
+	size_t	 i;
+
+	if (ra != rb || a->n != b->n || a->truncated != b->truncated)
+		return 1;
+	for (i = 0; i < a->n; i++)
+		if (strcmp(a->e[i].path, b->e[i].path) != 0 ||
+		    strcmp(a->e[i].keyword, b->e[i].keyword) != 0 ||
+		    strcmp(a->e[i].message, b->e[i].message) != 0)
+			return 1;
+	return 0;
+}
+
+/*
+ * Every DSEP example, in the three ways the daemon and the CLI select and
+ * assert: the built-in set says exactly what schemas/ on disk says.
+ */
+START_TEST(test_dsep_builtin_same_as_files)
+{
+	static const struct schema_opts	 modes[] = {
+		{ SCHEMA_FMT_DEFAULT, 0 },
+		{ SCHEMA_FMT_DEFAULT, SCHEMA_OPT_ANY_VERSION },
+		{ 0, SCHEMA_OPT_ANY_VERSION },
+	};
+	char			*vec = spec_path("spec/test-vectors/"
+	    "dsep-examples-core-v1.1.0-validation.json");
+	struct schema_set	*disk = load_own(), *bi = load_builtin();
+	struct schema_errors	*ea = xcalloc(1, sizeof(*ea));
+	struct schema_errors	*eb = xcalloc(1, sizeof(*eb));
+	json_object		*vectors, *results, *r, *v, *body;
+	char			*rel, *path;
+	size_t			 i, m, n, checked = 0, invalid = 0, diffs = 0;
+	int			 ra, rb;
+
+	vectors = json_object_from_file(vec);
+	ck_assert_ptr_nonnull(vectors);
+	ck_assert(json_object_object_get_ex(vectors, "results", &results));
+	n = json_object_array_length(results);
+	for (i = 0; i < n; i++) {
+		r = json_object_array_get_idx(results, i);
+		json_object_object_get_ex(r, "kind", &v);
+		if (strcmp(json_object_get_string(v), "beckn-message") != 0)
+			continue;
+		json_object_object_get_ex(r, "file", &v);
+		xasprintf(&rel, "spec/dsep-examples/%s",
+		    json_object_get_string(v));
+		path = spec_path(rel);
+		body = json_object_from_file(path);
+		ck_assert_msg(body != NULL, "cannot parse %s", path);
+		for (m = 0; m < sizeof(modes) / sizeof(modes[0]); m++) {
+			ra = schema_validate_action(disk, NULL, body,
+			    &modes[m], ea);
+			rb = schema_validate_action(bi, NULL, body, &modes[m],
+			    eb);
+			invalid += ra != 0;
+			if (differ(ra, ea, rb, eb)) {
+				fprintf(stderr, "DIFFER %s (mode %zu)\n", rel,
+				    m);
+				print_errors(rel, "schemas/", ea);
+				print_errors(rel, "built-in", eb);
+				diffs++;
+			}
+		}
+		checked++;
+		json_object_put(body);
+		free(path);
+		free(rel);
+	}
+	printf("DSEP examples, built-in vs schemas/: %zu messages x %zu "
+	    "modes, %zu refusals, %zu differences\n", checked,
+	    sizeof(modes) / sizeof(modes[0]), invalid, diffs);
+	ck_assert_uint_eq(checked, 152);
+	ck_assert_uint_gt(invalid, 0);
+	ck_assert_uint_eq(diffs, 0);
+	json_object_put(vectors);
+	schema_set_free(disk);
+	schema_set_free(bi);
+	free(ea);
+	free(eb);
+	free(vec);
 }
 END_TEST
 
@@ -294,6 +415,7 @@ main(void)
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, test_dsep_verdicts);
 	tcase_add_test(tc, test_postman_own_schemas);
+	tcase_add_test(tc, test_dsep_builtin_same_as_files);
 	suite_add_tcase(s, tc);
 	return test_run_suite(s);
 }

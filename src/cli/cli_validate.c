@@ -1,14 +1,15 @@
 /*
  * cli_validate.c - `becknd validate` (schema module).
  *
- *   becknd validate --spec FILE [--spec FILE...] [--action ACTION]
- *       [--formats assert|ignore|LIST] < body
+ *   becknd validate [--spec FILE [--spec FILE...]] [--action ACTION]
+ *       [--any-version] [--formats assert|ignore|LIST] < body
  *   becknd validate --json-schema FILE [--formats ...] < instance
  *
- * Exit 0 and {"valid":true}; exit 1 and {"valid":false,"errors":[...]}
- * (also when stdin is not JSON: keyword "json"); exit 2 and
- * "file:line: reason" on stderr when a spec cannot be used, or a usage
- * message.  Scripts rely on these bytes.
+ * Without --spec the built-in schemas (core 1.1.0 + ONEST layer) are
+ * used, as by the daemon without `schemas:`.  Exit 0 and {"valid":true};
+ * exit 1 and {"valid":false,"errors":[...]} (also when stdin is not JSON:
+ * keyword "json"); exit 2 and "file:line: reason" on stderr when a spec
+ * cannot be used, or a usage message.  Scripts rely on these bytes.
  */
 #include "config.h"
 
@@ -39,38 +40,66 @@ print_result(int valid, const struct schema_errors *errs)
 	json_object_put(o);
 }
 
+static int
+json_space(char c)
+{
+	return c == ' ' || c == '\t' || c == '\r' || c == '\n';
+}
+
+/*
+ * The input as one JSON value (NULL and err empty for the literal null).
+ * json-c cannot know that a value ending the input is complete ("25"
+ * may go on "256", "true" may be followed by junk), so the end of input is
+ * fed to it as one NUL byte, its end-of-data mark.  A NUL inside the
+ * input is refused first: JSON text never holds one, and json-c would
+ * take it for that mark.
+ */
 static json_object *
 parse_body(const char *buf, size_t len, char *err, size_t errlen)
 {
-	json_tokener		*tok = json_tokener_new_ex(128);
-	json_object		*v;
+	json_tokener		*tok = NULL;
+	json_object		*v = NULL;
 	enum json_tokener_error	 jerr;
+	const char		*nul;
 	size_t			 end;
 
+	if ((nul = memchr(buf, '\0', len)) != NULL) {
+		snprintf(err, errlen, "input is not JSON: NUL at byte %zu",
+		    (size_t)(nul - buf));
+		goto done;
+	}
+	tok = json_tokener_new_ex(128);
 	json_tokener_set_flags(tok, JSON_TOKENER_STRICT |
 	    JSON_TOKENER_VALIDATE_UTF8);
 	v = json_tokener_parse_ex(tok, buf, (int)len);
 	jerr = json_tokener_get_error(tok);
 	end = json_tokener_get_parse_end(tok);
-	if (v == NULL && jerr == json_tokener_success)
-		return NULL;	/* the literal null: still a value */
+	if (jerr == json_tokener_continue) {
+		/* all of buf was taken: the value may end with the input */
+		v = json_tokener_parse_ex(tok, "", 1);
+		jerr = json_tokener_get_error(tok);
+		end = len;
+	}
 	if (jerr != json_tokener_success) {
 		snprintf(err, errlen, "input is not JSON: %s at byte %zu",
-		    jerr == json_tokener_continue ? "unexpected end" :
+		    jerr == json_tokener_continue ||
+		    jerr == json_tokener_error_parse_eof ? "unexpected end" :
 		    json_tokener_error_desc(jerr), end);
 		json_object_put(v);
 		v = NULL;
-	} else {
-		for (; end < len; end++)
-			if (strchr(" \t\r\n", buf[end]) == NULL) {
-				snprintf(err, errlen, "input is not JSON: "
-				    "trailing data at byte %zu", end);
-				json_object_put(v);
-				v = NULL;
-				break;
-			}
+		goto done;
 	}
-	json_tokener_free(tok);
+	for (; end < len; end++)
+		if (!json_space(buf[end])) {
+			snprintf(err, errlen, "input is not JSON: trailing "
+			    "data at byte %zu", end);
+			json_object_put(v);
+			v = NULL;
+			break;
+		}
+done:
+	if (tok != NULL)
+		json_tokener_free(tok);
 	return v;
 }
 
@@ -82,6 +111,7 @@ cli_validate(int argc, char **argv)
 		{ "json-schema", required_argument, NULL, 'j' },
 		{ "action", required_argument, NULL, 'a' },
 		{ "formats", required_argument, NULL, 'f' },
+		{ "any-version", no_argument, NULL, 'v' },
 		{ NULL, 0, NULL, 0 }
 	};
 	const char		*specs[SPECS_MAX], *jschema = NULL;
@@ -113,6 +143,9 @@ cli_validate(int argc, char **argv)
 		case 'a':
 			action = optarg;
 			break;
+		case 'v':
+			sopts.flags |= SCHEMA_OPT_ANY_VERSION;
+			break;
 		case 'f':
 			if (schema_formats_parse(optarg, &sopts.formats, err,
 			    sizeof(err)) == -1) {
@@ -124,17 +157,19 @@ cli_validate(int argc, char **argv)
 			goto usage;
 		}
 	}
-	if (optind != argc || (nspecs == 0) == (jschema == NULL) ||
-	    (jschema != NULL && action != NULL) ||
+	if (optind != argc || (jschema != NULL && (nspecs > 0 ||
+	    action != NULL || sopts.flags != 0)) ||
 	    (action != NULL && *action == '\0'))
 		goto usage;
 
 	if (jschema != NULL)
 		set = schema_set_load(&jschema, 1, SCHEMA_LOAD_JSON_SCHEMA, err,
 		    sizeof(err));
-	else
+	else if (nspecs > 0)
 		set = schema_set_load(specs, nspecs, SCHEMA_LOAD_OPENAPI, err,
 		    sizeof(err));
+	else
+		set = schema_set_load_builtin(err, sizeof(err));
 	if (set == NULL) {
 		fprintf(stderr, "%s\n", err);
 		return 2;
@@ -171,8 +206,8 @@ done:
 	schema_set_free(set);
 	return rc;
 usage:
-	fprintf(stderr, "usage: becknd validate --spec FILE [--spec FILE...] "
-	    "[--action ACTION]\n"
+	fprintf(stderr, "usage: becknd validate [--spec FILE...] "
+	    "[--action ACTION] [--any-version]\n"
 	    "           [--formats assert|ignore|LIST] < body\n"
 	    "       becknd validate --json-schema FILE [--formats ...] "
 	    "< instance\n");

@@ -39,6 +39,11 @@
  *   spec defines the action: keyword "action".  Both are plain errors
  *   (return -1), which the daemon turns into a NACK.
  *
+ * References: JSON pointers, files relative to the referring document,
+ * and the JSON Schema draft-04 meta-schema by its URI
+ * (http[s]://json-schema.org/draft-04/schema[#...]), which is built in;
+ * nothing is ever fetched.
+ *
  * Dialects: OpenAPI 3.0 (siblings of $ref ignored, nullable honoured,
  * boolean exclusiveMinimum/Maximum), OpenAPI 3.1 (siblings of $ref
  * applied, numeric exclusive bounds) and plain JSON Schema (draft-4 rules
@@ -65,8 +70,13 @@
 #define SCHEMA_FMT_DEFAULT	(SCHEMA_FMT_UUID | SCHEMA_FMT_DATE_TIME | \
 				 SCHEMA_FMT_DATE | SCHEMA_FMT_EMAIL)
 
-/* schema_opts.flags */
-#define SCHEMA_OPT_ANY_VERSION	0x0001	/* skip domain/version selection */
+/*
+ * schema_opts.flags.  SCHEMA_OPT_ANY_VERSION ignores context.version: the
+ * core specs apply to a message of any version (the action alone picks
+ * the schema), layer specs still only to their domains.  For the official
+ * files and messages older than the loaded core.
+ */
+#define SCHEMA_OPT_ANY_VERSION	0x0001
 
 struct schema_opts {
 	unsigned	formats;	/* SCHEMA_FMT_* asserted */
@@ -110,6 +120,16 @@ struct schema_set	*schema_set_load(const char *const *files, size_t nfiles,
 struct schema_set	*schema_set_load_mem(const char *name, const char *buf,
 			    size_t len, int kind, char *err, size_t errlen);
 void			 schema_set_free(struct schema_set *);
+
+/*
+ * The default schemas, compiled into the binary from schemas/ at build
+ * time: core 1.1.0 (transaction.yaml, meta.yaml) and the ONEST layer
+ * (onest-policy.yaml).  Compiled anew on each call, like schema_set_load();
+ * error messages name the documents "builtin:core/transaction.yaml" etc.
+ */
+struct schema_set	*schema_set_load_builtin(char *err, size_t errlen);
+/* What schema_set_load_builtin() loads, in words (for -t and logs). */
+const char		*schema_builtin_name(void);
 
 /* 1 when some loaded spec has `POST /action`. */
 int	schema_set_has_action(const struct schema_set *, const char *action);

@@ -388,24 +388,39 @@ sdoc_parse(const char *path, const char *buf, size_t len, char *err,
 	return d;
 }
 
-/* Load a file once per set (documents are looked up by path). */
+/*
+ * Load a file once per set (documents are looked up by path).  A
+ * "builtin:" name is one of the documents compiled into the binary and
+ * never a file, so refs relative to a built-in document stay built in.
+ */
 struct sdoc *
 sdoc_load(struct schema_set *set, const char *path, char *err, size_t errlen)
 {
-	struct sdoc	*d;
-	char		*buf;
-	size_t		 len;
+	const struct sbuiltin	*b;
+	struct sdoc		*d;
+	char			*buf;
+	size_t			 len;
 
 	for (d = set->docs; d != NULL; d = d->next)
 		if (strcmp(d->path, path) == 0)
 			return d;
-	if ((buf = read_file(path, DOC_MAX_SIZE, &len)) == NULL) {
-		snprintf(err, errlen, "%s:0: %s", path, errno == EFBIG ?
-		    "file too large" : strerror(errno));
-		return NULL;
+	if (strncmp(path, SBUILTIN_PREFIX, strlen(SBUILTIN_PREFIX)) == 0) {
+		if ((b = sbuiltin_find(path)) == NULL) {
+			snprintf(err, errlen, "%s:0: no such built-in "
+			    "document", path);
+			return NULL;
+		}
+		d = sdoc_parse(path, (const char *)b->data, b->len, err,
+		    errlen);
+	} else {
+		if ((buf = read_file(path, DOC_MAX_SIZE, &len)) == NULL) {
+			snprintf(err, errlen, "%s:0: %s", path, errno == EFBIG ?
+			    "file too large" : strerror(errno));
+			return NULL;
+		}
+		d = sdoc_parse(path, buf, len, err, errlen);
+		free(buf);
 	}
-	d = sdoc_parse(path, buf, len, err, errlen);
-	free(buf);
 	if (d == NULL)
 		return NULL;
 	d->next = set->docs;

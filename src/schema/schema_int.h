@@ -142,6 +142,23 @@ struct schema_set {
 	struct snode	 *root;		/* SCHEMA_LOAD_JSON_SCHEMA */
 };
 
+/*
+ * A document compiled into the binary (schema_builtin_data.c, generated
+ * from schemas/ by contrib/gen-builtin.sh).  Names are "builtin:" and the
+ * path below schemas/; the table ends with a NULL name.
+ */
+#define SBUILTIN_PREFIX	"builtin:"
+struct sbuiltin {
+	const char		*name;
+	const unsigned char	*data;
+	size_t			 len;
+};
+extern const struct sbuiltin	sbuiltin_docs[];
+
+/* schema_builtin.c */
+const struct sbuiltin	*sbuiltin_find(const char *name);
+const char		*sbuiltin_uri(const char *uri);
+
 /* schema_doc.c */
 struct sdoc	*sdoc_parse(const char *path, const char *buf, size_t len,
 		    char *err, size_t errlen);

@@ -11,8 +11,10 @@
  * pointers is reported instead of looped on.
  *
  * "file.yaml#/ptr" is read relative to the directory of the referring
- * document and loaded once per set.  Anything else (http:, urn:, plain
- * "#anchor" names) is refused with a clear error.
+ * document and loaded once per set (relative to a built-in document it
+ * names another built-in one, never a file).  The draft-04 meta-schema's
+ * URI maps to its built-in copy.  Anything else (other http: or urn: URIs,
+ * plain "#anchor" names) is refused with a clear error.
  */
 #include "config.h"
 
@@ -161,7 +163,7 @@ json_object *
 sref_resolve_depth(struct schema_set *set, struct sdoc *doc, const char *ref,
     struct sdoc **outdoc, int depth, char *err, size_t errlen)
 {
-	const char	*hash;
+	const char	*hash, *builtin;
 	struct sdoc	*target = doc;
 	char		*file, *path, *slash;
 	size_t		 flen;
@@ -174,17 +176,24 @@ sref_resolve_depth(struct schema_set *set, struct sdoc *doc, const char *ref,
 	flen = hash != NULL ? (size_t)(hash - ref) : strlen(ref);
 	if (flen > 0) {
 		file = xstrndup(ref, flen);
-		if (strchr(file, ':') != NULL || file[0] == '/' ||
-		    strncmp(file, "//", 2) == 0) {
+		builtin = sbuiltin_uri(file);
+		if (builtin == NULL && (strchr(file, ':') != NULL ||
+		    file[0] == '/' || strncmp(file, "//", 2) == 0)) {
 			snprintf(err, errlen, "%s:%d: unsupported $ref '%s' "
-			    "(only local and relative file refs)", doc->path,
+			    "(only local and relative file refs and the "
+			    "draft-04 meta-schema)", doc->path,
 			    sdoc_line(doc, NULL, ref), ref);
 			free(file);
 			return NULL;
 		}
-		if ((slash = strrchr(doc->path, '/')) != NULL)
+		if (builtin != NULL)
+			path = xstrdup(builtin);
+		else if ((slash = strrchr(doc->path, '/')) != NULL)
 			xasprintf(&path, "%.*s/%s",
 			    (int)(slash - doc->path), doc->path, file);
+		else if (strncmp(doc->path, SBUILTIN_PREFIX,
+		    strlen(SBUILTIN_PREFIX)) == 0)
+			xasprintf(&path, "%s%s", SBUILTIN_PREFIX, file);
 		else
 			path = xstrdup(file);
 		free(file);
@@ -199,7 +208,9 @@ sref_resolve_depth(struct schema_set *set, struct sdoc *doc, const char *ref,
 			return NULL;
 		}
 		free(path);
-		target->dialect = doc->dialect;
+		/* The meta-schema is draft-04 whoever refers to it. */
+		target->dialect = builtin != NULL ? DIALECT_JSONSCHEMA :
+		    doc->dialect;
 	}
 	return sref_pointer(set, target, hash != NULL ? hash + 1 : "",
 	    outdoc, depth, err, errlen);

@@ -346,22 +346,30 @@ schema_set_has_action(const struct schema_set *set, const char *action)
 	return 0;
 }
 
+/*
+ * Whether sp applies to a message of domain and version.  any: the
+ * version does not matter (SCHEMA_OPT_ANY_VERSION), the domain still does
+ * for layers, which only add their network's rules to their domains.
+ */
 static int
 covers(const struct schema_set *set, const struct sspec *sp,
-    const char *domain, const char *version)
+    const char *domain, const char *version, int any)
 {
 	char	 mm[32];
 	size_t	 i, n;
-	int	 ok = 0;
+	int	 ok = any;
 
-	if (version == NULL)
-		return 0;
-	major_minor(version, mm, sizeof(mm));
-	if (sp->core)
-		return strcmp(mm, set->core_mm) == 0;
-	for (i = 0; i < sp->nversions && !ok; i++)
-		ok = strcmp(sp->versions[i], version) == 0 ||
-		    strcmp(sp->versions[i], mm) == 0;
+	if (!any) {
+		if (version == NULL)
+			return 0;
+		major_minor(version, mm, sizeof(mm));
+		if (sp->core)
+			return strcmp(mm, set->core_mm) == 0;
+		for (i = 0; i < sp->nversions && !ok; i++)
+			ok = strcmp(sp->versions[i], version) == 0 ||
+			    strcmp(sp->versions[i], mm) == 0;
+	} else if (sp->core)
+		return 1;
 	if (!ok || domain == NULL)
 		return 0;
 	for (i = 0; i < sp->ndomains; i++) {
@@ -408,7 +416,7 @@ schema_validate_action(const struct schema_set *set, const char *action,
 	for (i = 0; i < set->nspecs; i++) {
 		const struct sspec *sp = &set->specs[i];
 
-		if (!any && !covers(set, sp, domain, version))
+		if (!covers(set, sp, domain, version, any))
 			continue;
 		covered++;
 		if ((op = find_op(sp, action)) == NULL)
@@ -418,6 +426,13 @@ schema_validate_action(const struct schema_set *set, const char *action,
 		applied++;
 		if (sval_run(op->root, body, opts, errs, "") == -1)
 			rc = -1;
+	}
+	if (covered == 0 && any) {
+		/* only layers loaded, none for this domain */
+		serr_add(errs, "/context/domain", zero, 0, "spec",
+		    "no loaded spec covers domain '%s' (no core spec)",
+		    domain != NULL ? domain : "(missing)");
+		return -1;
 	}
 	if (covered == 0) {
 		serr_add(errs, "/context/version", zero, 0, "spec",
