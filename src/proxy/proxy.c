@@ -187,6 +187,7 @@ proxy_new(struct event_base *base, struct conf *conf,
 	struct proxy		*px;
 	struct http_client_conf	 hcc;
 	char			 why[512];
+	struct replay_limits	 rl;
 	size_t			 nreplay;
 
 	px = xcalloc(1, sizeof(*px));
@@ -220,7 +221,9 @@ proxy_new(struct event_base *base, struct conf *conf,
 		nreplay = REPLAY_ENTRIES_MIN;
 	if (nreplay > REPLAY_ENTRIES_MAX)
 		nreplay = REPLAY_ENTRIES_MAX;
-	px->replay = replay_new(nreplay, clock);
+	rl.max_entries = nreplay;
+	rl.owner_quota = nreplay;
+	px->replay = replay_new(&rl, clock);
 
 	memset(&hcc, 0, sizeof(hcc));
 	hcc.timeout_ms = conf->upstream_timeout_ms;

@@ -172,7 +172,8 @@ accept_message(struct inbound *in)
 	int64_t			 now = clock_now_ms(px->clock);
 	int64_t			 window = px->conf->replay_window_ms;
 	int64_t			 exp;
-	size_t			 i, len;
+	struct replay_key	 rk[2];
+	size_t			 i, len, nrk;
 	int			 n;
 
 	/*
@@ -182,38 +183,43 @@ accept_message(struct inbound *in)
 	exp = (in->auth.expires * 1000) + px->conf->clock_skew_ms;
 	if (exp > now + window)
 		exp = now + window;
-	switch (replay_check_add(px->replay, in->auth.signature,
-	    sizeof(in->auth.signature), exp)) {
-	case REPLAY_NEW:
-		break;
-	case REPLAY_SEEN:
-		inbound_fail(in, BECKN_ERR_AUTH, NULL, "replayed: this "
-		    "signature was already accepted", 0);
-		return;
-	case REPLAY_FULL:
-		inbound_fail(in, BECKN_ERR_BUSY, NULL, "replay cache full; "
-		    "retry later", 0);
-		return;
-	}
+	rk[0].key = in->auth.signature;
+	rk[0].len = sizeof(in->auth.signature);
+	rk[0].expires_at_ms = exp;
+	nrk = 1;
 	if (in->message_id != NULL) {
 		n = snprintf(key, sizeof(key), "%s|%s|%s", in->sender,
 		    in->message_id, in->action->name);
 		if (n > 0 && (size_t)n < sizeof(key)) {
-			switch (replay_check_add(px->replay, key, (size_t)n,
-			    now + window)) {
-			case REPLAY_NEW:
-				break;
-			case REPLAY_SEEN:
-				inbound_fail(in, BECKN_ERR_AUTH, NULL,
-				    "replayed: message_id already received "
-				    "for this action", 0);
-				return;
-			case REPLAY_FULL:
-				inbound_fail(in, BECKN_ERR_BUSY, NULL,
-				    "replay cache full; retry later", 0);
-				return;
-			}
+			rk[1].key = key;
+			rk[1].len = (size_t)n;
+			rk[1].expires_at_ms = now + window;
+			nrk = 2;
 		}
+	}
+	if (replay_check(px->replay, rk[0].key, rk[0].len) == REPLAY_SEEN) {
+		inbound_fail(in, BECKN_ERR_AUTH, NULL, "replayed: this "
+		    "signature was already accepted", 0);
+		return;
+	}
+	if (nrk == 2 && replay_check(px->replay, rk[1].key, rk[1].len) ==
+	    REPLAY_SEEN) {
+		inbound_fail(in, BECKN_ERR_AUTH, NULL, "replayed: message_id "
+		    "already received for this action", 0);
+		return;
+	}
+	switch (replay_commit(px->replay, in->sender, strlen(in->sender), rk,
+	    nrk)) {
+	case REPLAY_NEW:
+		break;
+	case REPLAY_SEEN:
+		inbound_fail(in, BECKN_ERR_AUTH, NULL, "replayed", 0);
+		return;
+	case REPLAY_FULL:
+	case REPLAY_QUOTA:
+		inbound_fail(in, BECKN_ERR_BUSY, NULL, "replay cache full; "
+		    "retry later", 0);
+		return;
 	}
 
 	if (schema_validate_action(px->schemas, in->action->name, in->body,
