@@ -4,6 +4,7 @@
 #include "config.h"
 
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -16,30 +17,102 @@
 #include "replay/replay_hash.h"
 #include "util/clock.h"
 
+/*
+ * ck_assert_*() reports every pass to the Check runner (one write each);
+ * loops of a million checks use this, which says nothing until it fails.
+ */
+#define EXPECT_EQ(a, b) do {						\
+	long long	 got_ = (long long)(a), want_ = (long long)(b);	\
+									\
+	if (got_ != want_)						\
+		ck_abort_msg("%s == %lld, %s == %lld", #a, got_, #b,	\
+		    want_);						\
+} while (0)
+#define EXPECT(cond) do {						\
+	if (!(cond))							\
+		ck_abort_msg("%s", #cond);				\
+} while (0)
+
 static int64_t		 now_ms;
 static struct clock	 mclock = { clock_manual_now_ms, &now_ms };
 
 static struct replay *
-new_table(size_t max)
+new_table_quota(size_t max, size_t quota)
 {
-	struct replay	*r;
+	struct replay_limits	 lim = { max, quota };
+	struct replay		*r;
 
 	now_ms = 1700000000000LL;
-	r = replay_new(max, &mclock);
+	r = replay_new(&lim, &mclock);
 	ck_assert_ptr_nonnull(r);
 	return r;
+}
+
+static struct replay *
+new_table(size_t max)
+{
+	return new_table_quota(max, max);
+}
+
+/*
+ * What the old one-call API did: check, then commit one key with no
+ * owner.  Most properties of the table show through it.
+ */
+static enum replay_result
+check_add(struct replay *r, const void *key, size_t len, int64_t expires)
+{
+	struct replay_key	 k = { key, len, expires };
+
+	if (replay_check(r, key, len) == REPLAY_SEEN)
+		return REPLAY_SEEN;
+	return replay_commit(r, NULL, 0, &k, 1);
 }
 
 static enum replay_result
 add_str(struct replay *r, const char *key, int64_t expires)
 {
-	return replay_check_add(r, key, strlen(key), expires);
+	return check_add(r, key, strlen(key), expires);
 }
 
 static enum replay_result
 add_u64(struct replay *r, uint64_t key, int64_t expires)
 {
-	return replay_check_add(r, &key, sizeof(key), expires);
+	return check_add(r, &key, sizeof(key), expires);
+}
+
+static enum replay_result
+check_u64(struct replay *r, uint64_t key)
+{
+	return replay_check(r, &key, sizeof(key));
+}
+
+/* Commit two u64 keys for an owner (NULL: none). */
+static enum replay_result
+commit2(struct replay *r, const char *owner, uint64_t a, uint64_t b,
+    int64_t expires)
+{
+	struct replay_key	 k[2] = {
+		{ &a, sizeof(a), expires },
+		{ &b, sizeof(b), expires },
+	};
+
+	return replay_commit(r, owner, owner != NULL ? strlen(owner) : 0, k,
+	    2);
+}
+
+static enum replay_result
+commit1(struct replay *r, const char *owner, uint64_t a, int64_t expires)
+{
+	struct replay_key	 k = { &a, sizeof(a), expires };
+
+	return replay_commit(r, owner, owner != NULL ? strlen(owner) : 0, &k,
+	    1);
+}
+
+static size_t
+owner_count(struct replay *r, const char *owner)
+{
+	return replay_owner_count(r, owner, strlen(owner));
 }
 
 START_TEST(new_then_seen)
@@ -57,6 +130,7 @@ START_TEST(new_then_seen)
 	ck_assert_str_eq(replay_result_name(REPLAY_NEW), "new");
 	ck_assert_str_eq(replay_result_name(REPLAY_SEEN), "seen");
 	ck_assert_str_eq(replay_result_name(REPLAY_FULL), "full");
+	ck_assert_str_eq(replay_result_name(REPLAY_QUOTA), "quota");
 	replay_free(r);
 }
 END_TEST
@@ -160,7 +234,7 @@ START_TEST(reclaim_is_incremental)
 	size_t		 before;
 
 	for (i = 0; i < 10000; i++)
-		ck_assert_int_eq(add_u64(r, i, now_ms + 1000), REPLAY_NEW);
+		EXPECT_EQ(add_u64(r, i, now_ms + 1000), REPLAY_NEW);
 	ck_assert_uint_eq(replay_count(r), 10000);
 	now_ms += 1000;
 	/* One call after mass expiry does a few entries' work, not all. */
@@ -169,12 +243,12 @@ START_TEST(reclaim_is_incremental)
 	ck_assert_uint_ge(replay_count(r), before - 16);
 	/* Yet calls drain the backlog faster than they add. */
 	for (i = 0; i < 5000; i++)
-		ck_assert_int_eq(add_u64(r, 30000 + i, now_ms + 1000),
+		EXPECT_EQ(add_u64(r, 30000 + i, now_ms + 1000),
 		    REPLAY_NEW);
 	ck_assert_uint_eq(replay_count(r), 5001);
 	/* Expired keys read as new, whether reclaimed yet or not. */
 	for (i = 0; i < 10000; i++)
-		ck_assert_int_eq(add_u64(r, i, now_ms), REPLAY_NEW);
+		EXPECT_EQ(add_u64(r, i, now_ms), REPLAY_NEW);
 	replay_free(r);
 }
 END_TEST
@@ -192,19 +266,19 @@ START_TEST(million_keys_advancing_time)
 		now_ms = t0 + (int64_t)i;
 		/* Varying ttls: expiry order differs from insertion order. */
 		ttl = 20000 + (int64_t)(i * 7919 % 30000);
-		ck_assert_int_eq(add_u64(r, i, now_ms + ttl), REPLAY_NEW);
-		ck_assert_uint_le(replay_count(r), 100000);
+		EXPECT_EQ(add_u64(r, i, now_ms + ttl), REPLAY_NEW);
+		EXPECT(replay_count(r) <= 100000);
 		if (i % 997 != 0 || i < 20000)
 			continue;
-		ck_assert_int_eq(add_u64(r, i, now_ms + 1), REPLAY_SEEN);
-		ck_assert_int_eq(add_u64(r, i - 1, now_ms + 1), REPLAY_SEEN);
+		EXPECT_EQ(add_u64(r, i, now_ms + 1), REPLAY_SEEN);
+		EXPECT_EQ(add_u64(r, i - 1, now_ms + 1), REPLAY_SEEN);
 		/* Every ttl is >= 20 s: this one is live. */
-		ck_assert_int_eq(add_u64(r, i - 19999, now_ms + 1),
+		EXPECT_EQ(add_u64(r, i - 19999, now_ms + 1),
 		    REPLAY_SEEN);
 		/* Every ttl is < 50 s: this one expired (and is re-armed
 		 * for 1 ms, harmlessly). */
 		if (i >= 50000)
-			ck_assert_int_eq(add_u64(r, i - 50000, now_ms + 1),
+			EXPECT_EQ(add_u64(r, i - 50000, now_ms + 1),
 			    REPLAY_NEW);
 	}
 	replay_free(r);
@@ -267,7 +341,7 @@ START_TEST(matches_model)
 			now_ms += rand_r(&seed) % 4;
 			key = (uint64_t)(rand_r(&seed) % 40);
 			exp = now_ms + rand_r(&seed) % 60 - 5;
-			ck_assert_int_eq(replay_check_add(r, &key, sizeof(key),
+			EXPECT_EQ(check_add(r, &key, sizeof(key),
 			    exp), model_add(&m, key, exp, now_ms));
 		}
 		replay_free(r);
@@ -286,16 +360,16 @@ START_TEST(keys_of_any_length)
 		buf[len] = 'a';
 	/* "", "a", "aa", ...: prefixes of one another, all distinct. */
 	for (len = 0; len < sizeof(buf); len++)
-		ck_assert_int_eq(replay_check_add(r, buf, len, exp),
+		ck_assert_int_eq(check_add(r, buf, len, exp),
 		    REPLAY_NEW);
 	for (len = 0; len < sizeof(buf); len++)
-		ck_assert_int_eq(replay_check_add(r, buf, len, exp),
+		ck_assert_int_eq(check_add(r, buf, len, exp),
 		    REPLAY_SEEN);
 	/* An empty key needs no memory behind it. */
-	ck_assert_int_eq(replay_check_add(r, NULL, 0, exp), REPLAY_SEEN);
-	ck_assert_int_eq(replay_check_add(r, "ab", 2, exp), REPLAY_NEW);
-	ck_assert_int_eq(replay_check_add(r, "ab\0", 3, exp), REPLAY_NEW);
-	ck_assert_int_eq(replay_check_add(r, "ab", 2, exp), REPLAY_SEEN);
+	ck_assert_int_eq(check_add(r, NULL, 0, exp), REPLAY_SEEN);
+	ck_assert_int_eq(check_add(r, "ab", 2, exp), REPLAY_NEW);
+	ck_assert_int_eq(check_add(r, "ab\0", 3, exp), REPLAY_NEW);
+	ck_assert_int_eq(check_add(r, "ab", 2, exp), REPLAY_SEEN);
 	replay_free(r);
 }
 END_TEST
@@ -308,56 +382,660 @@ START_TEST(binary_keys)
 	size_t		 i, bit;
 
 	memset(sig, 0, sizeof(sig));
-	ck_assert_int_eq(replay_check_add(r, sig, sizeof(sig), exp),
+	ck_assert_int_eq(check_add(r, sig, sizeof(sig), exp),
 	    REPLAY_NEW);
 	/* Every single-bit neighbour of a signature is another key. */
 	for (bit = 0; bit < 512; bit++) {
 		memcpy(copy, sig, sizeof(sig));
 		copy[bit / 8] ^= (unsigned char)(1u << (bit % 8));
-		ck_assert_int_eq(replay_check_add(r, copy, sizeof(copy), exp),
+		ck_assert_int_eq(check_add(r, copy, sizeof(copy), exp),
 		    REPLAY_NEW);
 	}
 	for (bit = 0; bit < 512; bit++) {
 		memcpy(copy, sig, sizeof(sig));
 		copy[bit / 8] ^= (unsigned char)(1u << (bit % 8));
-		ck_assert_int_eq(replay_check_add(r, copy, sizeof(copy), exp),
+		ck_assert_int_eq(check_add(r, copy, sizeof(copy), exp),
 		    REPLAY_SEEN);
 	}
 	/* The table keeps no pointer to caller memory. */
 	memset(copy, 0xff, sizeof(copy));
-	ck_assert_int_eq(replay_check_add(r, sig, sizeof(sig), exp),
+	ck_assert_int_eq(check_add(r, sig, sizeof(sig), exp),
 	    REPLAY_SEEN);
 	for (i = 0; i < sizeof(sig); i++)
 		sig[i] = (unsigned char)(i * 37);
-	ck_assert_int_eq(replay_check_add(r, sig, sizeof(sig), exp),
+	ck_assert_int_eq(check_add(r, sig, sizeof(sig), exp),
 	    REPLAY_NEW);
-	ck_assert_int_eq(replay_check_add(r, "sender|msg-1|search", 19, exp),
+	ck_assert_int_eq(check_add(r, "sender|msg-1|search", 19, exp),
 	    REPLAY_NEW);
-	ck_assert_int_eq(replay_check_add(r, "sender|msg-1|select", 19, exp),
+	ck_assert_int_eq(check_add(r, "sender|msg-1|select", 19, exp),
 	    REPLAY_NEW);
-	ck_assert_int_eq(replay_check_add(r, "sender|msg-1|search", 19, exp),
+	ck_assert_int_eq(check_add(r, "sender|msg-1|search", 19, exp),
 	    REPLAY_SEEN);
 	replay_free(r);
 }
 END_TEST
 
-START_TEST(bad_sizes)
+START_TEST(bad_limits)
+{
+	struct replay_limits	 lim;
+	struct replay		*r;
+
+	lim = (struct replay_limits){ 0, 1 };
+	ck_assert_ptr_null(replay_new(&lim, &mclock));
+	lim = (struct replay_limits){ REPLAY_MAX_ENTRIES + 1, 1 };
+	ck_assert_ptr_null(replay_new(&lim, &mclock));
+	lim = (struct replay_limits){ 10, 0 };
+	ck_assert_ptr_null(replay_new(&lim, &mclock));
+	ck_assert_ptr_null(replay_new(NULL, &mclock));
+	replay_free(NULL);
+	/* A quota above the table's size is allowed: it never binds. */
+	lim = (struct replay_limits){ 1, 1000 };
+	/* The real clock works too. */
+	r = replay_new(&lim, NULL);
+	ck_assert_ptr_nonnull(r);
+	ck_assert_int_eq(check_add(r, "k", 1, clock_now_ms(NULL) +
+	    60000), REPLAY_NEW);
+	ck_assert_int_eq(check_add(r, "k", 1, clock_now_ms(NULL) +
+	    60000), REPLAY_SEEN);
+	ck_assert_int_eq(check_add(r, "j", 1, clock_now_ms(NULL) +
+	    60000), REPLAY_FULL);
+	/* Out-of-range limits on reload change nothing. */
+	lim = (struct replay_limits){ 0, 1 };
+	replay_set_limits(r, &lim);
+	lim = (struct replay_limits){ 5, 0 };
+	replay_set_limits(r, &lim);
+	replay_set_limits(r, NULL);
+	ck_assert_int_eq(check_add(r, "j", 1, clock_now_ms(NULL) +
+	    60000), REPLAY_FULL);
+	ck_assert_int_eq(check_add(r, "k", 1, clock_now_ms(NULL) +
+	    60000), REPLAY_SEEN);
+	replay_free(r);
+}
+END_TEST
+
+START_TEST(check_does_not_record)
+{
+	struct replay	*r = new_table(2);
+	int		 i;
+
+	for (i = 0; i < 3; i++) {
+		ck_assert_int_eq(check_u64(r, 1), REPLAY_NEW);
+		ck_assert_int_eq(check_u64(r, 2), REPLAY_NEW);
+		ck_assert_int_eq(check_u64(r, 3), REPLAY_NEW);
+	}
+	ck_assert_uint_eq(replay_count(r), 0);
+	/* Nor did the checks take room. */
+	ck_assert_int_eq(commit2(r, "bap", 1, 2, now_ms + 100), REPLAY_NEW);
+	ck_assert_int_eq(check_u64(r, 1), REPLAY_SEEN);
+	ck_assert_int_eq(check_u64(r, 2), REPLAY_SEEN);
+	ck_assert_int_eq(check_u64(r, 3), REPLAY_NEW);
+	ck_assert_uint_eq(replay_count(r), 2);
+	now_ms += 100;
+	ck_assert_int_eq(check_u64(r, 1), REPLAY_NEW);
+	ck_assert_int_eq(check_u64(r, 2), REPLAY_NEW);
+	replay_free(r);
+}
+END_TEST
+
+START_TEST(commit_all_or_nothing_seen)
+{
+	struct replay	*r = new_table(100);
+	int64_t		 exp = now_ms + 1000;
+
+	ck_assert_int_eq(commit1(r, "bap", 1, exp), REPLAY_NEW);
+	/* Key 1 is live: key 2 must not be recorded either. */
+	ck_assert_int_eq(commit2(r, "bap", 2, 1, exp), REPLAY_SEEN);
+	ck_assert_int_eq(commit2(r, "bap", 1, 2, exp), REPLAY_SEEN);
+	ck_assert_int_eq(commit2(r, NULL, 2, 1, exp), REPLAY_SEEN);
+	ck_assert_int_eq(check_u64(r, 2), REPLAY_NEW);
+	ck_assert_uint_eq(replay_count(r), 1);
+	ck_assert_uint_eq(owner_count(r, "bap"), 1);
+	ck_assert_int_eq(commit2(r, "bap", 2, 3, exp), REPLAY_NEW);
+	ck_assert_uint_eq(owner_count(r, "bap"), 3);
+	/* A key expired on arrival is not recorded but still looked up. */
+	ck_assert_int_eq(commit2(r, "bap", 4, 3, now_ms), REPLAY_SEEN);
+	ck_assert_int_eq(commit2(r, "bap", 4, 5, now_ms), REPLAY_NEW);
+	ck_assert_int_eq(check_u64(r, 4), REPLAY_NEW);
+	ck_assert_uint_eq(replay_count(r), 3);
+	ck_assert_uint_eq(owner_count(r, "bap"), 3);
+	ck_assert_int_eq(replay_commit(r, "bap", 3, NULL, 0), REPLAY_NEW);
+	replay_free(r);
+}
+END_TEST
+
+START_TEST(commit_repeated_key)
+{
+	struct replay		*r = new_table(1);
+	uint64_t		 k = 7;
+	struct replay_key	 keys[3] = {
+		{ &k, sizeof(k), 0 },
+		{ &k, sizeof(k), 0 },
+		{ &k, sizeof(k), 0 },
+	};
+
+	keys[0].expires_at_ms = now_ms + 10;
+	keys[1].expires_at_ms = now_ms + 500;
+	keys[2].expires_at_ms = now_ms - 5;
+	/* One key, one entry (the table holds one), the latest expiry. */
+	ck_assert_int_eq(replay_commit(r, "bap", 3, keys, 3), REPLAY_NEW);
+	ck_assert_uint_eq(replay_count(r), 1);
+	ck_assert_uint_eq(owner_count(r, "bap"), 1);
+	now_ms += 499;
+	ck_assert_int_eq(check_u64(r, 7), REPLAY_SEEN);
+	now_ms += 1;
+	ck_assert_int_eq(check_u64(r, 7), REPLAY_NEW);
+	replay_free(r);
+}
+END_TEST
+
+START_TEST(commit_many_keys)
+{
+	struct replay		*r = new_table(100);
+	struct replay_key	 keys[10];
+	uint64_t		 k[10];
+	size_t			 i;
+
+	for (i = 0; i < 10; i++) {
+		k[i] = 100 + i;
+		keys[i] = (struct replay_key){ &k[i], sizeof(k[i]),
+		    now_ms + 10 };
+	}
+	ck_assert_int_eq(commit1(r, NULL, 109, now_ms + 10), REPLAY_NEW);
+	ck_assert_int_eq(replay_commit(r, "bap", 3, keys, 10), REPLAY_SEEN);
+	ck_assert_uint_eq(replay_count(r), 1);
+	ck_assert_int_eq(replay_commit(r, "bap", 3, keys, 9), REPLAY_NEW);
+	ck_assert_uint_eq(replay_count(r), 10);
+	ck_assert_uint_eq(owner_count(r, "bap"), 9);
+	for (i = 0; i < 10; i++)
+		ck_assert_int_eq(check_u64(r, k[i]), REPLAY_SEEN);
+	replay_free(r);
+}
+END_TEST
+
+START_TEST(full_leaves_nothing)
+{
+	struct replay	*r = new_table_quota(3, 100);
+	int64_t		 exp = now_ms + 1000;
+
+	ck_assert_int_eq(commit2(r, "a", 1, 2, exp), REPLAY_NEW);
+	/* Room for one of two: neither is recorded. */
+	ck_assert_int_eq(commit2(r, "a", 3, 4, exp), REPLAY_FULL);
+	ck_assert_int_eq(commit2(r, NULL, 3, 4, exp), REPLAY_FULL);
+	ck_assert_int_eq(check_u64(r, 3), REPLAY_NEW);
+	ck_assert_int_eq(check_u64(r, 4), REPLAY_NEW);
+	ck_assert_uint_eq(replay_count(r), 2);
+	ck_assert_uint_eq(owner_count(r, "a"), 2);
+	/* A new owner that is refused leaves no owner behind. */
+	ck_assert_int_eq(commit2(r, "b", 3, 4, exp), REPLAY_FULL);
+	ck_assert_uint_eq(owner_count(r, "b"), 0);
+	ck_assert_int_eq(commit1(r, "b", 3, exp), REPLAY_NEW);
+	ck_assert_uint_eq(owner_count(r, "b"), 1);
+	ck_assert_int_eq(commit1(r, "b", 4, exp), REPLAY_FULL);
+	replay_free(r);
+}
+END_TEST
+
+START_TEST(quota_per_owner)
+{
+	struct replay	*r = new_table_quota(100, 10);
+	int64_t		 t0 = now_ms;
+	uint64_t	 i, k;
+
+	for (i = 0; i < 5; i++)
+		ck_assert_int_eq(commit2(r, "greedy", 2 * i, 2 * i + 1,
+		    t0 + 1000), REPLAY_NEW);
+	ck_assert_uint_eq(owner_count(r, "greedy"), 10);
+	ck_assert_int_eq(commit2(r, "greedy", 100, 101, t0 + 1000),
+	    REPLAY_QUOTA);
+	ck_assert_int_eq(commit1(r, "greedy", 100, t0 + 1000), REPLAY_QUOTA);
+	/* Refused: nothing recorded. */
+	ck_assert_int_eq(check_u64(r, 100), REPLAY_NEW);
+	ck_assert_int_eq(check_u64(r, 101), REPLAY_NEW);
+	ck_assert_uint_eq(owner_count(r, "greedy"), 10);
+	ck_assert_uint_eq(replay_count(r), 10);
+	/* A replay is still a replay, quota or not. */
+	ck_assert_int_eq(commit2(r, "greedy", 100, 0, t0 + 1000),
+	    REPLAY_SEEN);
+	/* Another owner is not affected... */
+	for (i = 0; i < 5; i++)
+		ck_assert_int_eq(commit2(r, "modest", 200 + 2 * i,
+		    201 + 2 * i, t0 + 2000), REPLAY_NEW);
+	ck_assert_uint_eq(owner_count(r, "modest"), 10);
+	ck_assert_int_eq(commit1(r, "modest", 300, t0 + 2000), REPLAY_QUOTA);
+	/* ...nor are messages without an owner. */
+	ck_assert_int_eq(commit2(r, NULL, 400, 401, t0 + 2000), REPLAY_NEW);
+	/* Owners are byte strings with lengths. */
+	k = 402;
+	ck_assert_int_eq(replay_commit(r, "greedy\0", 7,
+	    &(struct replay_key){ &k, sizeof(k), t0 + 2000 }, 1), REPLAY_NEW);
+	ck_assert_uint_eq(replay_owner_count(r, "greedy\0", 7), 1);
+	ck_assert_uint_eq(replay_owner_count(r, "greedy", 6), 10);
+
+	/* The greedy owner's entries expire: it may commit again. */
+	now_ms = t0 + 1000;
+	ck_assert_int_eq(commit2(r, "greedy", 100, 101, t0 + 3000),
+	    REPLAY_NEW);
+	ck_assert_uint_le(owner_count(r, "greedy"), 10);
+	ck_assert_int_eq(check_u64(r, 100), REPLAY_SEEN);
+	ck_assert_int_eq(commit1(r, "modest", 300, t0 + 2000), REPLAY_QUOTA);
+	/* One key more than the quota can never fit. */
+	replay_set_limits(r, &(struct replay_limits){ 100, 1 });
+	ck_assert_int_eq(commit2(r, "fresh", 500, 501, t0 + 3000),
+	    REPLAY_QUOTA);
+	ck_assert_uint_eq(owner_count(r, "fresh"), 0);
+	ck_assert_int_eq(commit1(r, "fresh", 500, t0 + 3000), REPLAY_NEW);
+	replay_free(r);
+}
+END_TEST
+
+START_TEST(quota_before_full)
+{
+	struct replay	*r = new_table_quota(4, 2);
+	int64_t		 exp = now_ms + 1000;
+
+	ck_assert_int_eq(commit2(r, "a", 1, 2, exp), REPLAY_NEW);
+	ck_assert_int_eq(commit2(r, "b", 3, 4, exp), REPLAY_NEW);
+	/* Both full and over quota: the answer names the sender's share. */
+	ck_assert_int_eq(commit1(r, "a", 5, exp), REPLAY_QUOTA);
+	ck_assert_int_eq(commit1(r, "c", 5, exp), REPLAY_FULL);
+	replay_free(r);
+}
+END_TEST
+
+START_TEST(quota_sees_through_backlog)
+{
+	struct replay	*r = new_table_quota(10000, 10);
+	int64_t		 t0 = now_ms;
+	uint64_t	 i;
+
+	for (i = 0; i < 5; i++)
+		ck_assert_int_eq(commit2(r, "a", 2 * i, 2 * i + 1, t0 + 100),
+		    REPLAY_NEW);
+	/* Entries of others that expire earlier, then a quiet spell. */
+	for (i = 0; i < 500; i++)
+		ck_assert_int_eq(commit1(r, NULL, 1000 + i, t0 + 50),
+		    REPLAY_NEW);
+	now_ms = t0 + 100;
+	/*
+	 * Lazy reclamation alone would still count a's expired entries;
+	 * the would-be QUOTA frees the backlog ahead of them first.
+	 */
+	ck_assert_uint_eq(owner_count(r, "a"), 10);
+	ck_assert_int_eq(commit2(r, "a", 100, 101, t0 + 200), REPLAY_NEW);
+	ck_assert_uint_le(owner_count(r, "a"), 10);
+	replay_free(r);
+}
+END_TEST
+
+START_TEST(no_owner_no_quota)
+{
+	struct replay	*r = new_table_quota(1000, 1);
+	uint64_t	 i;
+	uint64_t	 k;
+
+	for (i = 0; i < 100; i++)
+		ck_assert_int_eq(commit2(r, NULL, 2 * i, 2 * i + 1,
+		    now_ms + 10), REPLAY_NEW);
+	/* Length 0 is no owner too, whatever the pointer. */
+	for (i = 0; i < 100; i++) {
+		k = 1000 + i;
+		ck_assert_int_eq(replay_commit(r, "ignored", 0,
+		    &(struct replay_key){ &k, sizeof(k), now_ms + 10 }, 1),
+		    REPLAY_NEW);
+	}
+	ck_assert_uint_eq(replay_count(r), 300);
+	ck_assert_uint_eq(replay_owner_count(r, NULL, 0), 0);
+	ck_assert_uint_eq(replay_owner_count(r, "ignored", 0), 0);
+	ck_assert_uint_eq(replay_owner_count(r, "nobody", 6), 0);
+	ck_assert_int_eq(commit1(r, "one", 5000, now_ms + 10), REPLAY_NEW);
+	ck_assert_int_eq(commit1(r, "one", 5001, now_ms + 10), REPLAY_QUOTA);
+	replay_free(r);
+}
+END_TEST
+
+START_TEST(owner_count_drops_on_reclaim)
+{
+	struct replay	*r = new_table(64);
+	size_t		 bytes;
+	uint64_t	 i;
+	char		 owner[32];
+
+	ck_assert_int_eq(commit2(r, "a", 1, 2, now_ms + 10), REPLAY_NEW);
+	ck_assert_int_eq(commit1(r, "a", 3, now_ms + 20), REPLAY_NEW);
+	ck_assert_uint_eq(owner_count(r, "a"), 3);
+	now_ms += 10;
+	/* Any call reclaims a few expired entries. */
+	ck_assert_int_eq(check_u64(r, 99), REPLAY_NEW);
+	ck_assert_uint_eq(owner_count(r, "a"), 1);
+	now_ms += 10;
+	ck_assert_int_eq(check_u64(r, 99), REPLAY_NEW);
+	ck_assert_uint_eq(owner_count(r, "a"), 0);
+	ck_assert_uint_eq(replay_count(r), 0);
+
+	/*
+	 * Owners come and go: an owner with no entries frees its slot, so
+	 * a stream of distinct senders never grows the owner table past
+	 * the entries the table holds.
+	 */
+	bytes = replay_bytes(r);
+	for (i = 0; i < 100000; i++) {
+		now_ms++;
+		snprintf(owner, sizeof(owner), "bap-%llu",
+		    (unsigned long long)i);
+		EXPECT_EQ(commit1(r, owner, i, now_ms + 5), REPLAY_NEW);
+		EXPECT(replay_count(r) <= 64);
+	}
+	ck_assert_uint_eq(owner_count(r, owner), 1);
+	ck_assert_uint_eq(owner_count(r, "bap-0"), 0);
+	ck_assert_uint_le(replay_bytes(r), bytes + 64 * 40);
+	replay_free(r);
+}
+END_TEST
+
+START_TEST(rearm_moves_owner)
+{
+	struct replay	*r = new_table(100);
+	int64_t		 t0 = now_ms;
+	uint64_t	 i;
+
+	/* Earlier-expiring fillers keep k's entry unreclaimed for a while. */
+	for (i = 0; i < 20; i++)
+		ck_assert_int_eq(commit1(r, NULL, 1000 + i, t0 + 5),
+		    REPLAY_NEW);
+	ck_assert_int_eq(commit1(r, "a", 7, t0 + 10), REPLAY_NEW);
+	now_ms = t0 + 10;
+	ck_assert_int_eq(commit1(r, "b", 7, t0 + 100), REPLAY_NEW);
+	ck_assert_uint_eq(owner_count(r, "a"), 0);
+	ck_assert_uint_eq(owner_count(r, "b"), 1);
+	ck_assert_int_eq(check_u64(r, 7), REPLAY_SEEN);
+	now_ms = t0 + 99;
+	ck_assert_int_eq(check_u64(r, 7), REPLAY_SEEN);
+	ck_assert_int_eq(commit1(r, NULL, 7, t0 + 200), REPLAY_SEEN);
+	now_ms = t0 + 100;
+	ck_assert_int_eq(commit1(r, NULL, 7, t0 + 200), REPLAY_NEW);
+	ck_assert_uint_eq(owner_count(r, "b"), 0);
+	ck_assert_uint_eq(replay_count(r), 1);
+
+	/* One slot, held by an expired entry of another owner. */
+	replay_free(r);
+	r = new_table(1);
+	ck_assert_int_eq(commit1(r, "a", 1, now_ms + 10), REPLAY_NEW);
+	now_ms += 10;
+	ck_assert_int_eq(commit1(r, "b", 1, now_ms + 10), REPLAY_NEW);
+	ck_assert_uint_eq(owner_count(r, "b"), 1);
+	ck_assert_uint_eq(owner_count(r, "a"), 0);
+	replay_free(r);
+}
+END_TEST
+
+START_TEST(growth_keeps_every_entry)
 {
 	struct replay	*r;
+	size_t		 idle, bytes;
+	uint64_t	 i, n = 100000;
+	int64_t		 exp;
+	char		 owner[32];
 
-	ck_assert_ptr_null(replay_new(0, &mclock));
-	ck_assert_ptr_null(replay_new(REPLAY_MAX_ENTRIES + 1, &mclock));
-	replay_free(NULL);
-	/* The real clock works too. */
-	r = replay_new(1, NULL);
-	ck_assert_ptr_nonnull(r);
-	ck_assert_int_eq(replay_check_add(r, "k", 1, clock_now_ms(NULL) +
-	    60000), REPLAY_NEW);
-	ck_assert_int_eq(replay_check_add(r, "k", 1, clock_now_ms(NULL) +
-	    60000), REPLAY_SEEN);
-	ck_assert_int_eq(replay_check_add(r, "j", 1, clock_now_ms(NULL) +
-	    60000), REPLAY_FULL);
+	r = new_table_quota(2000000, 100000);
+	/* Memory follows use: an idle table costs well under a megabyte. */
+	idle = replay_bytes(r);
+	ck_assert_uint_lt(idle, 1 << 20);
+	exp = now_ms + 60000;
+	for (i = 0; i < n; i += 2) {
+		snprintf(owner, sizeof(owner), "bap-%llu",
+		    (unsigned long long)(i % 1000));
+		EXPECT_EQ(commit2(r, owner, i, i + 1, exp + (int64_t)i),
+		    REPLAY_NEW);
+	}
+	ck_assert_uint_eq(replay_count(r), n);
+	ck_assert_uint_eq(owner_count(r, "bap-0"), 200);
+	bytes = replay_bytes(r);
+	ck_assert_uint_gt(bytes, idle);
+	/* 64 bytes per entry of capacity, a power of two above n. */
+	ck_assert_uint_le(bytes, n * 100);
+	for (i = 0; i < n; i++)
+		EXPECT_EQ(check_u64(r, i), REPLAY_SEEN);
+	ck_assert_int_eq(commit1(r, NULL, n - 1, exp + 500000), REPLAY_SEEN);
+	now_ms = exp + (int64_t)n;
+	for (i = 0; i < n; i++)
+		EXPECT_EQ(check_u64(r, i), REPLAY_NEW);
+	/* Never shrinks. */
+	ck_assert_uint_eq(replay_bytes(r), bytes);
 	replay_free(r);
+}
+END_TEST
+
+START_TEST(set_limits)
+{
+	struct replay	*r = new_table_quota(10, 10);
+	int64_t		 t0 = now_ms;
+	uint64_t	 i;
+	size_t		 bytes;
+
+	for (i = 0; i < 8; i++)
+		ck_assert_int_eq(commit1(r, "a", i, t0 + 100 + (int64_t)i),
+		    REPLAY_NEW);
+	/* Lowering below the count refuses, but forgets nothing. */
+	replay_set_limits(r, &(struct replay_limits){ 5, 10 });
+	ck_assert_int_eq(commit1(r, NULL, 50, t0 + 1000), REPLAY_FULL);
+	for (i = 0; i < 8; i++)
+		ck_assert_int_eq(check_u64(r, i), REPLAY_SEEN);
+	ck_assert_uint_eq(replay_count(r), 8);
+	/* Three expire: 5 held, still no room. */
+	now_ms = t0 + 102;
+	ck_assert_int_eq(commit1(r, NULL, 50, t0 + 1000), REPLAY_FULL);
+	ck_assert_uint_eq(replay_count(r), 5);
+	now_ms = t0 + 103;
+	ck_assert_int_eq(commit1(r, NULL, 50, t0 + 1000), REPLAY_NEW);
+	ck_assert_int_eq(commit1(r, NULL, 51, t0 + 1000), REPLAY_FULL);
+	for (i = 4; i < 8; i++)
+		ck_assert_int_eq(check_u64(r, i), REPLAY_SEEN);
+	/* A lowered quota likewise. */
+	replay_set_limits(r, &(struct replay_limits){ 10, 2 });
+	ck_assert_int_eq(commit1(r, "a", 51, t0 + 1000), REPLAY_QUOTA);
+	ck_assert_int_eq(commit1(r, "b", 51, t0 + 1000), REPLAY_NEW);
+	ck_assert_uint_eq(owner_count(r, "a"), 4);
+	/* A commit that records nothing needs neither room nor quota. */
+	replay_set_limits(r, &(struct replay_limits){ 1, 1 });
+	ck_assert_int_eq(commit2(r, "a", 60, 61, now_ms), REPLAY_NEW);
+	ck_assert_int_eq(commit2(r, "a", 60, 7, now_ms), REPLAY_SEEN);
+	ck_assert_int_eq(commit2(r, "a", 60, 61, now_ms + 1), REPLAY_QUOTA);
+	ck_assert_int_eq(commit2(r, NULL, 60, 61, now_ms + 1), REPLAY_FULL);
+	ck_assert_uint_eq(replay_count(r), 6);
+
+	/* Raising lets the table grow past its first capacity. */
+	replay_free(r);
+	r = new_table_quota(5000, 5000);
+	for (i = 0; i < 5000; i++)
+		EXPECT_EQ(commit1(r, NULL, i, t0 + 100), REPLAY_NEW);
+	ck_assert_int_eq(commit1(r, NULL, 5000, t0 + 100), REPLAY_FULL);
+	bytes = replay_bytes(r);
+	/*
+	 * Growth stops at max_entries, not the next power of two: 48 bytes
+	 * of entry and heap each, the index a power of two (replay.h).
+	 */
+	ck_assert_uint_le(bytes, 5000 * 48 + 16384 * 8 + 4096);
+	replay_set_limits(r, &(struct replay_limits){ 20000, 20000 });
+	for (i = 5000; i < 20000; i++)
+		EXPECT_EQ(commit1(r, NULL, i, t0 + 100), REPLAY_NEW);
+	ck_assert_int_eq(commit1(r, NULL, 20000, t0 + 100), REPLAY_FULL);
+	ck_assert_uint_gt(replay_bytes(r), bytes);
+	/* Lowering again: nothing forgotten, nothing freed. */
+	bytes = replay_bytes(r);
+	replay_set_limits(r, &(struct replay_limits){ 1000, 1000 });
+	for (i = 0; i < 20000; i++)
+		EXPECT_EQ(check_u64(r, i), REPLAY_SEEN);
+	ck_assert_int_eq(commit1(r, NULL, 20000, t0 + 100), REPLAY_FULL);
+	ck_assert_uint_eq(replay_bytes(r), bytes);
+	/*
+	 * Once everything expired, commits get in again as soon as
+	 * reclamation caught up: a refused commit frees over a thousand
+	 * expired entries, so a backlog of 19,000 takes under 20.
+	 */
+	now_ms = t0 + 100;
+	for (i = 0; commit1(r, NULL, 30000, t0 + 200) == REPLAY_FULL; i++)
+		ck_assert_uint_lt(i, 20);
+	ck_assert_uint_gt(i, 0);
+	ck_assert_uint_le(replay_count(r), 1000);
+	for (i = 1; i < 1000; i++)
+		EXPECT_EQ(commit1(r, NULL, 30000 + i, t0 + 200),
+		    REPLAY_NEW);
+	ck_assert_int_eq(commit1(r, NULL, 40000, t0 + 200), REPLAY_FULL);
+	replay_free(r);
+}
+END_TEST
+
+/*
+ * Naive model with owners: live entries only, every answer exact.  The
+ * table may hold expired entries a while longer, but must answer the
+ * same (its backlog here is far below what a refused commit reclaims).
+ */
+struct omodel {
+	uint64_t	 key[64];
+	int64_t		 exp[64];
+	int		 owner[64];
+	size_t		 n, max, quota;
+};
+
+static void
+omodel_expire(struct omodel *m, int64_t now)
+{
+	size_t	 i;
+
+	for (i = 0; i < m->n;)
+		if (m->exp[i] <= now) {
+			m->n--;
+			m->key[i] = m->key[m->n];
+			m->exp[i] = m->exp[m->n];
+			m->owner[i] = m->owner[m->n];
+		} else
+			i++;
+}
+
+static int
+omodel_live(const struct omodel *m, uint64_t key)
+{
+	size_t	 i;
+
+	for (i = 0; i < m->n; i++)
+		if (m->key[i] == key)
+			return 1;
+	return 0;
+}
+
+static size_t
+omodel_owned(const struct omodel *m, int owner)
+{
+	size_t	 i, c = 0;
+
+	for (i = 0; i < m->n; i++)
+		c += m->owner[i] == owner;
+	return c;
+}
+
+static enum replay_result
+omodel_commit(struct omodel *m, int owner, const uint64_t *k,
+    const int64_t *e, size_t nk, int64_t now)
+{
+	uint64_t	 rk[2];
+	int64_t		 re[2];
+	size_t		 i, j, nr = 0;
+
+	omodel_expire(m, now);
+	for (i = 0; i < nk; i++)
+		if (omodel_live(m, k[i]))
+			return REPLAY_SEEN;
+	for (i = 0; i < nk; i++) {
+		for (j = 0; j < nr && rk[j] != k[i]; j++)
+			;
+		if (j < nr) {
+			if (e[i] > re[j])
+				re[j] = e[i];
+			continue;
+		}
+		rk[nr] = k[i];
+		re[nr++] = e[i];
+	}
+	for (i = 0; i < nr;)
+		if (re[i] <= now) {
+			nr--;
+			rk[i] = rk[nr];
+			re[i] = re[nr];
+		} else
+			i++;
+	if (nr > 0 && owner >= 0 && omodel_owned(m, owner) + nr > m->quota)
+		return REPLAY_QUOTA;
+	if (nr > 0 && m->n + nr > m->max)
+		return REPLAY_FULL;
+	for (i = 0; i < nr; i++) {
+		m->key[m->n] = rk[i];
+		m->exp[m->n] = re[i];
+		m->owner[m->n++] = owner;
+	}
+	return REPLAY_NEW;
+}
+
+START_TEST(matches_owner_model)
+{
+	static const char *const owners[] = { "a", "b", "c", "a\0" };
+	struct omodel		 m;
+	struct replay		*r;
+	struct replay_key	 keys[2];
+	struct replay_limits	 lim;
+	unsigned		 seed = 777;
+	uint64_t		 k[2];
+	int64_t			 e[2];
+	int			 i, round, owner;
+	size_t			 nk, j;
+
+	for (round = 0; round < 30; round++) {
+		lim.max_entries = 1 + (size_t)round % 16;
+		lim.owner_quota = 1 + (size_t)rand_r(&seed) % 8;
+		r = new_table_quota(lim.max_entries, lim.owner_quota);
+		memset(&m, 0, sizeof(m));
+		m.max = lim.max_entries;
+		m.quota = lim.owner_quota;
+		for (i = 0; i < 20000; i++) {
+			now_ms += rand_r(&seed) % 3;
+			if (rand_r(&seed) % 1000 == 0) {
+				lim.max_entries = 1 + (size_t)rand_r(&seed) %
+				    24;
+				lim.owner_quota = 1 + (size_t)rand_r(&seed) %
+				    8;
+				replay_set_limits(r, &lim);
+				m.max = lim.max_entries;
+				m.quota = lim.owner_quota;
+			}
+			if (rand_r(&seed) % 4 == 0) {
+				k[0] = (uint64_t)(rand_r(&seed) % 30);
+				omodel_expire(&m, now_ms);
+				EXPECT_EQ(check_u64(r, k[0]),
+				    omodel_live(&m, k[0]) ? REPLAY_SEEN :
+				    REPLAY_NEW);
+				continue;
+			}
+			nk = 1 + (size_t)rand_r(&seed) % 2;
+			for (j = 0; j < nk; j++) {
+				k[j] = (uint64_t)(rand_r(&seed) % 30);
+				e[j] = now_ms + rand_r(&seed) % 40 - 5;
+				keys[j] = (struct replay_key){ &k[j],
+				    sizeof(k[j]), e[j] };
+			}
+			owner = rand_r(&seed) % 5 - 1;
+			EXPECT_EQ(replay_commit(r,
+			    owner >= 0 ? owners[owner] : NULL,
+			    owner >= 0 ? strlen(owners[owner]) + (owner == 3) :
+			    0, keys, nk),
+			    omodel_commit(&m, owner, k, e, nk, now_ms));
+			/* The table holds at least the live entries. */
+			EXPECT(replay_count(r) >= m.n);
+			if (owner >= 0)
+				EXPECT(replay_owner_count(r, owners[owner],
+				    strlen(owners[owner]) + (owner == 3)) >=
+				    omodel_owned(&m, owner));
+		}
+		replay_free(r);
+	}
 }
 END_TEST
 
@@ -445,7 +1123,21 @@ replay_suite(void)
 	tcase_add_test(tc, matches_model);
 	tcase_add_test(tc, keys_of_any_length);
 	tcase_add_test(tc, binary_keys);
-	tcase_add_test(tc, bad_sizes);
+	tcase_add_test(tc, bad_limits);
+	tcase_add_test(tc, check_does_not_record);
+	tcase_add_test(tc, commit_all_or_nothing_seen);
+	tcase_add_test(tc, commit_repeated_key);
+	tcase_add_test(tc, commit_many_keys);
+	tcase_add_test(tc, full_leaves_nothing);
+	tcase_add_test(tc, quota_per_owner);
+	tcase_add_test(tc, quota_before_full);
+	tcase_add_test(tc, quota_sees_through_backlog);
+	tcase_add_test(tc, no_owner_no_quota);
+	tcase_add_test(tc, owner_count_drops_on_reclaim);
+	tcase_add_test(tc, rearm_moves_owner);
+	tcase_add_test(tc, growth_keeps_every_entry);
+	tcase_add_test(tc, set_limits);
+	tcase_add_test(tc, matches_owner_model);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("hash");
