@@ -199,9 +199,9 @@ done_cb(const struct http_client_response *resp, void *arg)
 		delivery_free(dl);
 		return;
 	}
-	log_info("delivery: %s for %s (message_id %s) delivered to %s after "
-	    "%d attempt%s", dl->action, dl->participant, dl->message_id,
-	    dl->url, dl->attempts, dl->attempts == 1 ? "" : "s");
+	log_info("delivery: %s (message_id %s) delivered to %s after %d "
+	    "attempt%s (for %s)", dl->action, dl->message_id, dl->url,
+	    dl->attempts, dl->attempts == 1 ? "" : "s", dl->participant);
 	dl->d->stats->delivered++;
 	delivery_free(dl);
 }
