@@ -235,8 +235,12 @@ def memory_holds(pid, needles):
             lo, hi = (int(x, 16) for x in parts[0].split("-"))
             perms = parts[1]
             path = parts[5] if len(parts) > 5 else ""
+            # Skip what cannot hold our heap: the kernel's pages, devices,
+            # and reservations of many GiB (AddressSanitizer's shadow is
+            # terabytes of untouched pages; reading it would fault them
+            # all in).
             if perms[0] != "r" or path in ("[vvar]", "[vsyscall]") or \
-                    path.startswith("/dev/"):
+                    path.startswith("/dev/") or hi - lo > (4 << 30):
                 continue
             tail = b""
             addr = lo
