@@ -47,19 +47,6 @@
 #include "sig/sig.h"
 #include "sig/sig_key.h"
 
-/*
- * proxy_snapshots() comes with the issue 9 rewrite of src/proxy.  A weak
- * declaration lets this suite link before and after it exists: the
- * symbol is NULL until libbecknd defines it, and the snapshot test then
- * says what is missing instead of the suite failing to build.  No
- * configure or .am switch to flip.  (A weak reference does not pull a
- * member out of libbecknd.a by itself: define it in an object the suite
- * links anyway, such as proxy.o with proxy_new().)
- */
-size_t	proxy_snapshots(const struct proxy *) __attribute__((weak));
-/* Likewise the port of listen.registry (127.0.0.1:0 needs it). */
-int	proxy_registry_port(const struct proxy *) __attribute__((weak));
-
 #define SLOW_MS		3000	/* "it arrives": a generous real-time bound */
 #define NELEM(a)	((int)(sizeof(a) / sizeof((a)[0])))
 
@@ -1881,8 +1868,6 @@ END_TEST
 /* A key rotation by reload: the old snapshot goes once nothing holds it. */
 START_TEST(r_key_rotation_snapshots)
 {
-	size_t		(*volatile snapshots)(const struct proxy *) =
-			    proxy_snapshots;
 	struct ph_call	*c;
 	struct ph_req	*r;
 	char		 err[1024];
@@ -1901,7 +1886,7 @@ START_TEST(r_key_rotation_snapshots)
 	ph_registry_write();
 	if (ph_reload(S.px, err, sizeof(err)) == -1)
 		PH_FAIL("reload rotating bap.test's key: %s", err);
-	if (snapshots != NULL && (n = snapshots(ph_px(S.px))) != 2)
+	if ((n = proxy_snapshots(ph_px(S.px))) != 2)
 		PH_FAIL("with a request in flight across the rotation, want 2 "
 		    "snapshots (old held by it, new), got %zu", n);
 	ph_stub_release(P.stub, 200, PH_ACK_BODY);
@@ -1920,11 +1905,7 @@ START_TEST(r_key_rotation_snapshots)
 		    "new key k2: %s", ph_req_header(r, "Authorization"));
 	if (!ph_idle(S.px, SLOW_MS))
 		PH_FAIL("requests still in flight");
-	if (snapshots == NULL)
-		PH_FAIL("proxy_snapshots() is not in src/proxy yet: cannot "
-		    "show that only one configuration snapshot (and key) "
-		    "remains after the rotation");
-	if ((n = snapshots(ph_px(S.px))) != 1)
+	if ((n = proxy_snapshots(ph_px(S.px))) != 1)
 		PH_FAIL("after a key rotation with nothing in flight, want 1 "
 		    "configuration snapshot, got %zu (old keys kept alive)",
 		    n);
@@ -2004,8 +1985,6 @@ END_TEST
  * case-insensitively. */
 START_TEST(lookup_endpoint)
 {
-	int		(*volatile regport)(const struct proxy *) =
-			    proxy_registry_port;
 	struct ph_party	*lower;
 	struct ph_call	*c;
 	const char	*q;
@@ -2015,12 +1994,9 @@ START_TEST(lookup_endpoint)
 	lower = ph_party("lower.bpp.test", "/lower");
 	ph_register(lower, "bpp", PH_DOMAIN);
 	ph_registry_write();
-	/* Without proxy_registry_port(): a port that was free a moment ago. */
-	port = regport != NULL ? 0 : ph_dead_port();
-	ph_set(S.px, "listen.registry", ph_fmt("\"127.0.0.1:%d\"", port));
+	ph_set(S.px, "listen.registry", "\"127.0.0.1:0\"");
 	ph_start(S.px);
-	if (regport != NULL)
-		port = regport(ph_px(S.px));
+	port = proxy_registry_port(ph_px(S.px));
 	q = "{\"subscriber_id\":\"sender.bap.test\"}";
 	c = ph_call(port, "POST", "/lookup", q, strlen(q), NULL);
 	if (!c->done || c->status != 200 || c->json == NULL ||
