@@ -103,6 +103,7 @@ struct beckn_nack {
 };
 
 /* {"message":{"ack":{"status":"ACK"}}} */
+#define BECKN_ACK_BODY	"{\"message\":{\"ack\":{\"status\":\"ACK\"}}}"
 int	 beckn_ack_write(struct evbuffer *);
 /* A NACK without context. */
 int	 beckn_nack_write(struct evbuffer *, const char *code,

@@ -265,3 +265,23 @@ proxy_snapshots(const struct proxy *px)
 {
 	return px->nsnapshots;
 }
+
+void
+proxy_counters(const struct proxy *px, struct proxy_counters *pc)
+{
+	size_t	 i;
+
+	memset(pc, 0, sizeof(*pc));
+	pc->inbound_acked = px->stats.inbound_acked;
+	for (i = 0; i < IN_NSTAGES; i++)
+		pc->inbound_nacked += px->stats.inbound_nacked[i];
+	pc->outbound_sent = px->stats.outbound_sent;
+	for (i = 0; i < OUT_NSTAGES; i++)
+		pc->outbound_failed += px->stats.outbound_failed[i];
+	pc->gateway_forwarded = px->stats.gateway_forwarded;
+	pc->gateway_failed = px->stats.gateway_failed;
+	pc->delivered = px->stats.deliver.delivered;
+	pc->delivery_retries = px->stats.deliver.retries;
+	pc->delivery_refused = px->stats.deliver.refused;
+	pc->delivery_dropped = px->stats.deliver.dropped;
+}

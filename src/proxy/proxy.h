@@ -49,14 +49,28 @@ int		 proxy_idle(const struct proxy *);
 int		 proxy_network_port(const struct proxy *);
 int		 proxy_client_port(const struct proxy *);
 int		 proxy_registry_port(const struct proxy *);
+/* Counters since start, for tests and the metrics to come. */
+struct proxy_counters {
+	uint64_t	 inbound_acked;
+	uint64_t	 inbound_nacked;	/* every stage, 404/405 too */
+	uint64_t	 outbound_sent;		/* answered with the peer's word */
+	uint64_t	 outbound_failed;
+	uint64_t	 gateway_forwarded;	/* a BPP answered ACK */
+	uint64_t	 gateway_failed;	/* a BPP did not */
+	uint64_t	 delivered;
+	uint64_t	 delivery_retries;
+	uint64_t	 delivery_refused;
+	uint64_t	 delivery_dropped;
+};
+void		 proxy_counters(const struct proxy *, struct proxy_counters *);
 /* The running configuration (owned by the current snapshot). */
 const struct conf *proxy_conf(const struct proxy *);
 /* Configuration snapshots alive: 1 when no request holds an older one. */
 size_t		 proxy_snapshots(const struct proxy *);
 /*
  * The schemas a configuration validates with: its `schemas` files, else
- * the built-in core 1.1.0 + ONEST set.  *used (may be NULL) gets a text
- * naming them, for -t.
+ * the built-in core 1.1.0 + ONEST set.  *used gets a text naming them,
+ * for -t.
  */
 struct schema_set *proxy_load_schemas(const struct conf *, const char **used,
 		    char *err, size_t errlen);

@@ -48,7 +48,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <event2/buffer.h>
 
 #include "http/http_server.h"
 #include "proxy/proxy_int.h"
@@ -787,7 +786,6 @@ static enum st
 st_reply(struct inbound *in)
 {
 	struct proxy	*px = in->px;
-	struct evbuffer	*buf;
 	char		*body;
 	size_t		 len;
 
@@ -807,13 +805,8 @@ st_reply(struct inbound *in)
 		deliver_start(in->dl, body, len);
 		in->dl = NULL;
 	}
-	if ((buf = evbuffer_new()) != NULL && beckn_ack_write(buf) == 0)
-		http_reply_buffer(in->req, 200, "application/json", NULL, buf);
-	else
-		http_reply(in->req, 200, "application/json", NULL,
-		    "{\"message\":{\"ack\":{\"status\":\"ACK\"}}}", 36);
-	if (buf != NULL)
-		evbuffer_free(buf);
+	http_reply(in->req, 200, "application/json", NULL, BECKN_ACK_BODY,
+	    sizeof(BECKN_ACK_BODY) - 1);
 	inbound_free(in);
 	return ST_DONE;
 }

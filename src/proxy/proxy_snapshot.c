@@ -18,13 +18,11 @@ proxy_load_schemas(const struct conf *c, const char **used, char *err,
     size_t errlen)
 {
 	if (c->nschemas > 0) {
-		if (used != NULL)
-			*used = "the files of `schemas`";
+		*used = "the files of `schemas`";
 		return schema_set_load((const char *const *)c->schemas,
 		    c->nschemas, SCHEMA_LOAD_OPENAPI, err, errlen);
 	}
-	if (used != NULL)
-		*used = schema_builtin_name();
+	*used = schema_builtin_name();
 	return schema_set_load_builtin(err, errlen);
 }
 
@@ -75,6 +73,7 @@ snapshot_new(struct event_base *base, struct conf *c,
     char *err, size_t errlen)
 {
 	struct snapshot	*s;
+	const char	*used;
 	char		 why[512];
 
 	s = xcalloc(1, sizeof(*s));
@@ -88,7 +87,7 @@ snapshot_new(struct event_base *base, struct conf *c,
 	}
 	/* A registry-only process validates nothing. */
 	if (c->nparticipants > 0 &&
-	    (s->schemas = proxy_load_schemas(c, NULL, err, errlen)) == NULL)
+	    (s->schemas = proxy_load_schemas(c, &used, err, errlen)) == NULL)
 		goto fail;
 	if (snapshot_registry_for(s, base, prev, clock, err, errlen) == -1)
 		goto fail;
