@@ -8,6 +8,7 @@
 
 #include "testutil.h"
 #include "util/b64.h"
+#include "util/budget.h"
 #include "util/clock.h"
 #include "util/duration.h"
 #include "util/url.h"
@@ -166,6 +167,32 @@ START_TEST(hostport_forms)
 }
 END_TEST
 
+START_TEST(budget_take_give)
+{
+	struct budget	 b;
+
+	budget_init(&b, 100);
+	ck_assert_int_eq(budget_take(&b, 60), 0);
+	ck_assert_int_eq(budget_take(&b, 41), -1);	/* would pass max */
+	ck_assert_int_eq(budget_take(&b, 40), 0);	/* exactly max */
+	ck_assert_uint_eq(b.used, 100);
+	ck_assert_int_eq(budget_take(&b, 1), -1);
+	budget_give(&b, 60);
+	ck_assert_uint_eq(b.used, 40);
+	ck_assert_uint_eq(b.peak, 100);
+	ck_assert_uint_eq(b.refused, 2);
+	/* A lower max refuses new takes; what is held stays. */
+	budget_set_max(&b, 10);
+	ck_assert_int_eq(budget_take(&b, 1), -1);
+	budget_give(&b, 40);
+	ck_assert_int_eq(budget_take(&b, 10), 0);
+	/* Overflow-safe, and a NULL budget never refuses. */
+	ck_assert_int_eq(budget_take(&b, (size_t)-1), -1);
+	ck_assert_int_eq(budget_take(NULL, (size_t)-1), 0);
+	budget_give(NULL, 5);
+}
+END_TEST
+
 int
 main(void)
 {
@@ -179,6 +206,7 @@ main(void)
 	tcase_add_test(tc, clock_manual);
 	tcase_add_test(tc, url_same_endpoint);
 	tcase_add_test(tc, hostport_forms);
+	tcase_add_test(tc, budget_take_give);
 	suite_add_tcase(s, tc);
 	return test_run_suite(s);
 }
