@@ -65,6 +65,63 @@ expect_error(const char *text, int line, const char *substr)
 	    "error \"%s\" does not mention \"%s\"", err, substr);
 }
 
+/* The client listener signs what it gets: loopback, or a token. */
+START_TEST(client_listener_exposure)
+{
+	const char	*path;
+	struct conf	*c;
+	char		 err[512];
+
+	expect_error("listen:\n  client: 0.0.0.0:5001\n", 2,
+	    "not a loopback address");
+	expect_error("listen:\n  client: \"[::]:5001\"\n", 2,
+	    "listen.client_allow_remote");
+	expect_error("listen:\n  client: 10.0.0.5:5001\n"
+	    "  client_allow_remote: true\n", 3, "needs listen.client_token");
+	expect_error("listen:\n  client: 127.0.0.1:5001\n"
+	    "  client_token: short\n", 3, "at least 16 characters");
+	expect_error("listen:\n  client_token: \"sixteen chars ok?\"\n", 2,
+	    "without white space");
+	/* Loopback in every spelling needs nothing. */
+	path = write_conf("lo.yaml", "listen:\n  client: localhost:1\n");
+	ck_assert_ptr_nonnull(c = conf_load(path, err, sizeof(err)));
+	ck_assert_int_eq(c->client_allow_remote, 0);
+	ck_assert_ptr_null(c->client_token);
+	conf_free(c);
+	path = write_conf("lo6.yaml", "listen:\n  client: \"[::1]:1\"\n");
+	ck_assert_ptr_nonnull(c = conf_load(path, err, sizeof(err)));
+	conf_free(c);
+	path = write_conf("remote.yaml", "listen:\n  client: 0.0.0.0:5001\n"
+	    "  client_allow_remote: true\n"
+	    "  client_token: 0123456789abcdef\n");
+	ck_assert_msg((c = conf_load(path, err, sizeof(err))) != NULL, "%s",
+	    err);
+	ck_assert_int_eq(c->client_allow_remote, 1);
+	ck_assert_str_eq(c->client_token, "0123456789abcdef");
+	conf_free(c);
+}
+END_TEST
+
+/* limits.memory_max: 256 MiB by default (less on a small machine). */
+START_TEST(memory_max_default)
+{
+	const char	*path;
+	struct conf	*c;
+	char		 err[512];
+
+	path = write_conf("m.yaml", "log: { level: info }\n");
+	ck_assert_ptr_nonnull(c = conf_load(path, err, sizeof(err)));
+	ck_assert(c->memory_max >= (16u << 20));
+	ck_assert(c->memory_max <= (256u << 20));
+	conf_free(c);
+	path = write_conf("m2.yaml", "limits: { memory_max: 1GiB }\n");
+	ck_assert_ptr_nonnull(c = conf_load(path, err, sizeof(err)));
+	ck_assert_uint_eq(c->memory_max, 1u << 30);
+	conf_free(c);
+	expect_error("limits:\n  memory_max: 1MiB\n", 2, "out of range");
+}
+END_TEST
+
 START_TEST(defaults_and_values)
 {
 	char		 err[512], text[2048];
@@ -722,6 +779,8 @@ main(void)
 	tcase_add_test(tc, key_file_and_gateway);
 	tcase_add_test(tc, key_table_lists_every_key);
 	tcase_add_test(tc, missing_file);
+	tcase_add_test(tc, client_listener_exposure);
+	tcase_add_test(tc, memory_max_default);
 	tcase_add_test(tc, register_then_lookup);
 	suite_add_tcase(s, tc);
 	if (mkdtemp(dir) == NULL)

@@ -12,9 +12,11 @@
 #include <limits.h>
 #include <stdarg.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <yaml.h>
 
@@ -85,6 +87,8 @@ static const struct conf_key conf_keys[] = {
 	C("listen.network", CK_STR, listen_network, CKF_RESTART),
 	C("listen.client", CK_STR, listen_client, CKF_RESTART),
 	C("listen.registry", CK_STR, listen_registry, CKF_RESTART),
+	C("listen.client_allow_remote", CK_BOOL, client_allow_remote, 0),
+	C("listen.client_token", CK_STR, client_token, 0),
 	C("registry.url", CK_STR, registry.url, 0),
 	C("registry.file", CK_PATH, registry.file, 0),
 	CN("registry.cache_ttl", CK_DURATION, registry.cache_ttl_ms,
@@ -121,6 +125,7 @@ static const struct conf_key conf_keys[] = {
 	CN("limits.read_timeout", CK_DURATION, read_timeout_ms,
 	    100 * MS, 1 * HOUR),
 	CN("limits.max_connections", CK_INT, max_connections, 1, 1000000),
+	CN("limits.memory_max", CK_SIZE, memory_max, 16LL << 20, 64LL << 30),
 	CN("delivery.webhook_timeout", CK_DURATION, webhook_timeout_ms,
 	    100 * MS, 1 * HOUR),
 	CN("delivery.retries", CK_INT, webhook_retries, 0, 100),
@@ -881,6 +886,7 @@ conf_defaults(struct conf *c)
 	/* max_signature_ttl, replay_sender_quota: computed_defaults() */
 	c->replay_cache_size = 2000000;
 	c->body_max = 2u << 20;
+	c->memory_max = 256u << 20;
 	c->header_max = 64u << 10;
 	c->read_timeout_ms = 30000;
 	c->max_connections = 10000;
@@ -962,10 +968,68 @@ check_listener(struct loader *l, const struct conf *c, const char *key,
 static void
 computed_defaults(struct conf *c)
 {
+	long		 pages, psize;
+	uint64_t	 quarter;
+
 	if (line_of(c, "security.max_signature_ttl") == 0)
 		c->max_signature_ttl_ms = 1 * HOUR + c->clock_skew_ms;
 	if (line_of(c, "security.replay_sender_quota") == 0)
 		c->replay_sender_quota = c->replay_cache_size / 4;
+	/* 256 MiB, or a quarter of the machine's memory when that is less. */
+	if (line_of(c, "limits.memory_max") == 0 &&
+	    (pages = sysconf(_SC_PHYS_PAGES)) > 0 &&
+	    (psize = sysconf(_SC_PAGESIZE)) > 0) {
+		quarter = (uint64_t)pages * (uint64_t)psize / 4;
+		if (quarter < c->memory_max)
+			c->memory_max = quarter < (16u << 20) ? 16u << 20 :
+			    (size_t)quarter;
+	}
+}
+
+/* Is host a loopback address or name? */
+static int
+is_loopback(const char *host)
+{
+	return strcmp(host, "localhost") == 0 || strcmp(host, "::1") == 0 ||
+	    strncmp(host, "127.", 4) == 0;
+}
+
+/*
+ * The client listener signs whatever it receives: it stays on loopback
+ * unless the file says otherwise and sets the token that then guards it.
+ */
+static int
+check_client_listener(struct loader *l, const struct conf *c)
+{
+	char	*host;
+	int	 port, local;
+
+	if (c->client_token != NULL && (strlen(c->client_token) < 16 ||
+	    strpbrk(c->client_token, " \t\r\n") != NULL)) {
+		lerr(l, line_of(c, "listen.client_token"), "listen.client_token "
+		    "must be at least 16 characters without white space");
+		return -1;
+	}
+	if (c->listen_client == NULL ||
+	    hostport_split(c->listen_client, &host, &port) == -1)
+		return 0;
+	local = is_loopback(host);
+	free(host);
+	if (local)
+		return 0;
+	if (!c->client_allow_remote) {
+		lerr(l, line_of(c, "listen.client"), "listen.client: \"%s\" is "
+		    "not a loopback address; the client listener signs what "
+		    "it receives (set listen.client_allow_remote: true and "
+		    "listen.client_token to expose it)", c->listen_client);
+		return -1;
+	}
+	if (c->client_token == NULL) {
+		lerr(l, line_of(c, "listen.client_allow_remote"),
+		    "listen.client_allow_remote needs listen.client_token");
+		return -1;
+	}
+	return 0;
 }
 
 /* conf_order[]: each lo key's value is at most its hi key's. */
@@ -1052,7 +1116,8 @@ validate(struct loader *l, struct conf *c)
 
 	if (check_listener(l, c, "listen.network", c->listen_network) == -1 ||
 	    check_listener(l, c, "listen.client", c->listen_client) == -1 ||
-	    check_listener(l, c, "listen.registry", c->listen_registry) == -1)
+	    check_listener(l, c, "listen.registry", c->listen_registry) == -1 ||
+	    check_client_listener(l, c) == -1)
 		return -1;
 	uline = line_of(c, "registry.url");
 	fline = line_of(c, "registry.file");
@@ -1216,6 +1281,9 @@ conf_free(struct conf *c)
 	free(c->listen_network);
 	free(c->listen_client);
 	free(c->listen_registry);
+	if (c->client_token != NULL)
+		explicit_wipe(c->client_token, strlen(c->client_token));
+	free(c->client_token);
 	registry_conf_clear(&c->registry);
 	free_list(c->schemas, c->nschemas);
 	free(c->schema_formats);

@@ -53,6 +53,8 @@ struct conf {
 	char		*listen_network;
 	char		*listen_client;
 	char		*listen_registry;
+	int		 client_allow_remote;	/* listen.client off loopback */
+	char		*client_token;		/* bearer token it requires */
 
 	struct registry_conf registry;
 
@@ -73,6 +75,7 @@ struct conf {
 	size_t		 header_max;
 	int64_t		 read_timeout_ms;
 	int		 max_connections;
+	size_t		 memory_max;	/* bodies held, every request */
 
 	/* delivery to webhooks and peers: */
 	int64_t		 webhook_timeout_ms;

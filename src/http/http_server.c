@@ -81,6 +81,7 @@ struct http_server {
 	http_error_body		 errbody;
 	void			*arg;
 	int			 port;
+	struct sockaddr_storage	 addr;		/* bound address */
 	int			 nconns;
 	int			 paused;
 	int			 closing;
@@ -659,6 +660,7 @@ http_server_new(struct event_base *base, const char *hostport,
 	}
 	if (getsockname(evconnlistener_get_fd(srv->listener),
 	    (struct sockaddr *)&ss, &sslen) == 0) {
+		srv->addr = ss;
 		if (ss.ss_family == AF_INET)
 			srv->port = ntohs(((struct sockaddr_in *)&ss)->sin_port);
 		else if (ss.ss_family == AF_INET6)
@@ -712,6 +714,12 @@ int
 http_server_port(const struct http_server *srv)
 {
 	return srv->port;
+}
+
+const struct sockaddr_storage *
+http_server_addr(const struct http_server *srv)
+{
+	return &srv->addr;
 }
 
 size_t

@@ -36,6 +36,7 @@
 
 struct event_base;
 struct evbuffer;
+struct sockaddr_storage;
 struct http_server;
 struct http_request;
 
@@ -79,6 +80,8 @@ size_t		 http_server_pending(const struct http_server *);
 /* Close everything. Requests still with the handler become "gone". */
 void		 http_server_free(struct http_server *);
 int		 http_server_port(const struct http_server *);
+/* The bound address and port (a wildcard address when bound to all). */
+const struct sockaddr_storage *http_server_addr(const struct http_server *);
 
 /* Request accessors; valid until http_reply()/http_request_drop(). */
 const char	*http_request_method(const struct http_request *);

@@ -4,6 +4,8 @@
 #include "config.h"
 
 #include <sys/queue.h>
+#include <sys/socket.h>
+#include <netinet/in.h>
 
 #include <pthread.h>
 
@@ -33,6 +35,7 @@ struct http_client_req {
 	size_t			 resp_len;
 	size_t			 resp_cap;
 	int			 too_large;
+	int			 denied;	/* connect refused by deny */
 	enum http_client_error	 fail;		/* RS_FAILED: why */
 	struct event		*defer;		/* RS_FAILED: deferred callback */
 	http_client_cb		 cb;
@@ -46,6 +49,8 @@ struct http_client {
 	struct event_base	*base;
 	struct http_client_conf	 conf;
 	char			*ca_file;
+	struct sockaddr_storage	*deny;
+	size_t			 ndeny;
 	CURLM			*multi;
 	struct event		*timer;
 	struct reqq		 running;
@@ -82,6 +87,7 @@ http_client_error_name(enum http_client_error e)
 	case HTTPC_TOO_LARGE: return "response too large";
 	case HTTPC_QUEUE_FULL: return "too many pending requests";
 	case HTTPC_OTHER: return "failed";
+	case HTTPC_DENIED: return "refused: an address of this process";
 	}
 	return "failed";
 }
@@ -192,6 +198,8 @@ timer_cb(CURLM *multi, long timeout_ms, void *userp)
 static enum http_client_error
 classify(CURLcode rc, const struct http_client_req *r)
 {
+	if (r->denied)
+		return HTTPC_DENIED;
 	switch (rc) {
 	case CURLE_OK:
 		return HTTPC_OK;
@@ -242,6 +250,9 @@ check_done(struct http_client *cl)
 		    curl_easy_strerror(msg->data.result));
 		if (resp.error == HTTPC_TOO_LARGE)
 			resp.errstr = "response too large";
+		if (resp.error == HTTPC_DENIED)
+			resp.errstr = "the URL leads to this process's own "
+			    "listener";
 		curl_multi_remove_handle(cl->multi, r->easy);
 		TAILQ_REMOVE(&cl->running, r, entry);
 		cl->nrunning--;
@@ -249,6 +260,45 @@ check_done(struct http_client *cl)
 		req_free(r);
 	}
 	start_queued(cl);
+}
+
+static int
+same_endpoint(const struct sockaddr *a, const struct sockaddr_storage *b)
+{
+	const struct sockaddr_in	*a4, *b4;
+	const struct sockaddr_in6	*a6, *b6;
+
+	if (a->sa_family != b->ss_family)
+		return 0;
+	if (a->sa_family == AF_INET) {
+		a4 = (const struct sockaddr_in *)a;
+		b4 = (const struct sockaddr_in *)b;
+		return a4->sin_port == b4->sin_port &&
+		    a4->sin_addr.s_addr == b4->sin_addr.s_addr;
+	}
+	if (a->sa_family == AF_INET6) {
+		a6 = (const struct sockaddr_in6 *)a;
+		b6 = (const struct sockaddr_in6 *)b;
+		return a6->sin6_port == b6->sin6_port &&
+		    memcmp(&a6->sin6_addr, &b6->sin6_addr,
+		    sizeof(a6->sin6_addr)) == 0;
+	}
+	return 0;
+}
+
+/* libcurl asks us for each socket: refuse the denied addresses. */
+static curl_socket_t
+opensocket_cb(void *arg, curlsocktype purpose, struct curl_sockaddr *a)
+{
+	struct http_client_req	*r = arg;
+	size_t			 i;
+
+	for (i = 0; i < r->cl->ndeny; i++)
+		if (same_endpoint(&a->addr, &r->cl->deny[i])) {
+			r->denied = 1;
+			return CURL_SOCKET_BAD;
+		}
+	return socket(a->family, a->socktype, a->protocol);
 }
 
 static int
@@ -285,6 +335,10 @@ start(struct http_client_req *r)
 	    0L);
 	if (cl->ca_file != NULL)
 		curl_easy_setopt(e, CURLOPT_CAINFO, cl->ca_file);
+	if (cl->ndeny > 0) {
+		curl_easy_setopt(e, CURLOPT_OPENSOCKETFUNCTION, opensocket_cb);
+		curl_easy_setopt(e, CURLOPT_OPENSOCKETDATA, r);
+	}
 	if (curl_multi_add_handle(cl->multi, e) != CURLM_OK)
 		return -1;
 	r->state = RS_RUNNING;
@@ -353,6 +407,14 @@ set_conf(struct http_client *cl, const struct http_client_conf *conf)
 	free(cl->ca_file);
 	cl->ca_file = conf->ca_file != NULL ? xstrdup(conf->ca_file) : NULL;
 	cl->conf.ca_file = NULL;
+	free(cl->deny);
+	cl->deny = NULL;
+	cl->ndeny = conf->ndeny;
+	if (conf->ndeny > 0) {
+		cl->deny = xreallocarray(NULL, conf->ndeny, sizeof(*cl->deny));
+		memcpy(cl->deny, conf->deny, conf->ndeny * sizeof(*cl->deny));
+	}
+	cl->conf.deny = NULL;
 }
 
 void
@@ -408,6 +470,7 @@ http_client_free(struct http_client *cl)
 	curl_multi_cleanup(cl->multi);
 	event_free(cl->timer);
 	free(cl->ca_file);
+	free(cl->deny);
 	free(cl);
 }
 

@@ -24,6 +24,7 @@
 #include <stdint.h>
 
 struct event_base;
+struct sockaddr_storage;
 
 struct http_client_conf {
 	int64_t		 timeout_ms;		/* default per transfer */
@@ -33,6 +34,14 @@ struct http_client_conf {
 	size_t		 response_max;		/* response body bytes */
 	int		 tls_verify;
 	const char	*ca_file;		/* copied; may be NULL */
+	/*
+	 * Addresses (address and port) never to connect to, checked on
+	 * every address a URL resolves to: becknd's own client listener,
+	 * so a registered URL cannot make it sign and post to itself.
+	 * Copied.
+	 */
+	const struct sockaddr_storage *deny;
+	size_t		 ndeny;
 };
 
 enum http_client_error {
@@ -42,6 +51,7 @@ enum http_client_error {
 	HTTPC_TOO_LARGE,	/* the response body exceeded response_max */
 	HTTPC_QUEUE_FULL,	/* too many pending requests */
 	HTTPC_OTHER,		/* bad URL, TLS verification, ... */
+	HTTPC_DENIED,		/* resolved to a denied address */
 };
 
 struct http_client_response {

@@ -11,6 +11,12 @@
  */
 #include "config.h"
 
+#include <sys/types.h>
+#include <sys/socket.h>
+#include <netinet/in.h>
+
+#include <errno.h>
+#include <ifaddrs.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -46,6 +52,95 @@ server_conf(const struct conf *c, struct http_server_conf *hc)
 	hc->idle_timeout_ms = c->read_timeout_ms * 2;
 	hc->write_timeout_ms = c->read_timeout_ms;
 	hc->max_connections = c->max_connections;
+}
+
+/* Concurrent transfers to peers and webhooks. */
+#define HTTP_INFLIGHT		256
+/* A peer's synchronous answer is an ACK or a NACK: small. */
+#define HTTP_RESPONSE_MAX	(1u << 20)
+
+static void
+client_conf(const struct proxy *px, const struct conf *c,
+    struct http_client_conf *hcc)
+{
+	memset(hcc, 0, sizeof(*hcc));
+	hcc->timeout_ms = c->upstream_timeout_ms;
+	hcc->connect_timeout_ms = c->registry.connect_timeout_ms;
+	hcc->max_inflight = HTTP_INFLIGHT;
+	hcc->max_queue = c->queue_size;
+	hcc->response_max = HTTP_RESPONSE_MAX;
+	hcc->tls_verify = c->registry.tls_verify;
+	hcc->ca_file = c->registry.ca_file;
+	hcc->deny = px->own;
+	hcc->ndeny = px->nown;
+}
+
+static void
+own_add(struct proxy *px, const struct sockaddr *sa, in_port_t port)
+{
+	struct sockaddr_storage	*ss;
+
+	if (sa->sa_family != AF_INET && sa->sa_family != AF_INET6)
+		return;
+	px->own = xreallocarray(px->own, px->nown + 1, sizeof(*px->own));
+	ss = &px->own[px->nown++];
+	memset(ss, 0, sizeof(*ss));
+	if (sa->sa_family == AF_INET) {
+		memcpy(ss, sa, sizeof(struct sockaddr_in));
+		((struct sockaddr_in *)ss)->sin_port = port;
+	} else {
+		memcpy(ss, sa, sizeof(struct sockaddr_in6));
+		((struct sockaddr_in6 *)ss)->sin6_port = port;
+	}
+}
+
+/*
+ * The addresses of the client listener, which signs whatever it gets: no
+ * registered URL may lead there, or becknd would sign and post to itself.
+ * A wildcard listener is every local address.
+ */
+static void
+own_addresses(struct proxy *px)
+{
+	const struct sockaddr_storage	*ss;
+	struct sockaddr_in		 lo4;
+	struct sockaddr_in6		 lo6;
+	struct ifaddrs			*ifa, *i;
+	in_port_t			 port;
+	int				 wild;
+
+	if (px->client_srv == NULL)
+		return;
+	ss = http_server_addr(px->client_srv);
+	if (ss->ss_family == AF_INET) {
+		port = ((const struct sockaddr_in *)ss)->sin_port;
+		wild = ((const struct sockaddr_in *)ss)->sin_addr.s_addr ==
+		    htonl(INADDR_ANY);
+	} else {
+		port = ((const struct sockaddr_in6 *)ss)->sin6_port;
+		wild = memcmp(&((const struct sockaddr_in6 *)ss)->sin6_addr,
+		    &in6addr_any, sizeof(in6addr_any)) == 0;
+	}
+	if (!wild) {
+		own_add(px, (const struct sockaddr *)ss, port);
+		return;
+	}
+	memset(&lo4, 0, sizeof(lo4));
+	lo4.sin_family = AF_INET;
+	lo4.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	own_add(px, (struct sockaddr *)&lo4, port);
+	memset(&lo6, 0, sizeof(lo6));
+	lo6.sin6_family = AF_INET6;
+	lo6.sin6_addr = in6addr_loopback;
+	own_add(px, (struct sockaddr *)&lo6, port);
+	if (getifaddrs(&ifa) == -1) {
+		log_warn("listing local addresses: %s", strerror(errno));
+		return;
+	}
+	for (i = ifa; i != NULL; i = i->ifa_next)
+		if (i->ifa_addr != NULL)
+			own_add(px, i->ifa_addr, port);
+	freeifaddrs(ifa);
 }
 
 static void
@@ -115,7 +210,8 @@ proxy_new(struct event_base *base, struct conf *c, const struct clock *clock,
 		    c->file);
 		goto fail;
 	}
-	proxy_http_client_conf(c, &hcc);
+	budget_init(&px->budget, c->memory_max);
+	client_conf(px, c, &hcc);
 	px->http = http_client_new(base, &hcc);
 	deliver_conf(c, &dc);
 	px->deliver = deliver_new(base, px->http, &dc, &px->stats.deliver);
@@ -141,6 +237,9 @@ proxy_new(struct event_base *base, struct conf *c, const struct clock *clock,
 	    "client", c->listen_client, proxy_outbound, err, errlen)) ==
 	    NULL)
 		goto fail;
+	own_addresses(px);
+	client_conf(px, c, &hcc);
+	http_client_reconfigure(px->http, &hcc);
 	return px;
 fail:
 	/* The caller still owns c on failure. */
@@ -166,6 +265,7 @@ proxy_free(struct proxy *px)
 	http_client_free(px->http);
 	replay_free(px->replay);
 	snapshot_unref(px->snap);
+	free(px->own);
 	free(px);
 }
 
@@ -205,8 +305,9 @@ proxy_reload(struct proxy *px, struct conf *nc, char *err, size_t errlen)
 		http_server_reconfigure(px->client_srv, &hc);
 	if (px->lookup_srv != NULL)
 		lookup_server_reconfigure(px->lookup_srv, &hc);
-	proxy_http_client_conf(nc, &hcc);
+	client_conf(px, nc, &hcc);
 	http_client_reconfigure(px->http, &hcc);
+	budget_set_max(&px->budget, nc->memory_max);
 	deliver_conf(nc, &dc);
 	deliver_reconfigure(px->deliver, &dc);
 	replay_limits(nc, &rl);

@@ -11,17 +11,12 @@
 #include <event2/buffer.h>
 
 #include "http/http_server.h"
-#include "net/http_client.h"
 #include "proxy/proxy_int.h"
 
 /* Longest action name looked at in a path. */
 #define ACTION_MAX	64
 /* JSON nesting accepted; Beckn messages are ~10 deep. */
 #define JSON_DEPTH_MAX	64
-/* Concurrent transfers to peers and webhooks. */
-#define HTTP_INFLIGHT	256
-/* A peer's synchronous answer is an ACK or a NACK: small. */
-#define HTTP_RESPONSE_MAX	(1u << 20)
 
 const struct conf_participant *
 proxy_route(const struct conf *c, const char *path,
@@ -55,6 +50,20 @@ proxy_reply_error(struct http_request *req, enum beckn_err e,
 {
 	const struct beckn_error	*be = beckn_error_get(e);
 	struct evbuffer			*buf;
+	const char			*hdrs[8];
+	size_t				 n = 0;
+
+	/* Every 503 is "busy, come back": say when. */
+	if (be->http_status == 503) {
+		hdrs[n++] = "Retry-After";
+		hdrs[n++] = "1";
+	}
+	for (; extra != NULL && *extra != NULL && n + 2 < 8; extra += 2) {
+		hdrs[n++] = extra[0];
+		hdrs[n++] = extra[1];
+	}
+	hdrs[n] = NULL;
+	extra = n > 0 ? hdrs : NULL;
 
 	if ((buf = evbuffer_new()) == NULL ||
 	    beckn_error_write(buf, e, paths, message) == -1) {
@@ -155,17 +164,4 @@ proxy_context_id(json_object *ctx, const char *key, const char **out,
 	}
 	*out = s;
 	return 0;
-}
-
-void
-proxy_http_client_conf(const struct conf *c, struct http_client_conf *hcc)
-{
-	memset(hcc, 0, sizeof(*hcc));
-	hcc->timeout_ms = c->upstream_timeout_ms;
-	hcc->connect_timeout_ms = c->registry.connect_timeout_ms;
-	hcc->max_inflight = HTTP_INFLIGHT;
-	hcc->max_queue = c->queue_size;
-	hcc->response_max = HTTP_RESPONSE_MAX;
-	hcc->tls_verify = c->registry.tls_verify;
-	hcc->ca_file = c->registry.ca_file;
 }

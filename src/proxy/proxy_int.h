@@ -35,9 +35,11 @@
 #include "deliver/deliver.h"
 #include "proxy/proxy.h"
 #include "schema/schema.h"
+#include "util/budget.h"
 #include "util/clock.h"
 
 struct event_base;
+struct sockaddr_storage;
 struct http_client;
 struct http_request;
 struct http_server;
@@ -129,6 +131,10 @@ struct proxy {
 	struct deliver		*deliver;
 	struct sync_table	*sync;
 	struct proxy_stats	 stats;
+	struct budget		 budget;	/* limits.memory_max */
+	/* Own client listener addresses: never a destination. */
+	struct sockaddr_storage	*own;
+	size_t			 nown;
 	int			 stopping;
 	TAILQ_HEAD(, inbound)	 inbound;
 	size_t			 ninbound;
@@ -179,10 +185,6 @@ void		 proxy_schema_nack(const struct schema_errors *, char *paths,
  */
 int		 proxy_context_id(json_object *ctx, const char *key,
 		    const char **out, char *err, size_t errlen);
-/* The http client settings a configuration implies. */
-struct http_client_conf;
-void		 proxy_http_client_conf(const struct conf *,
-		    struct http_client_conf *);
 
 /* proxy_inbound.c */
 void		 proxy_inbound(struct http_request *, void *proxy);

@@ -60,6 +60,7 @@ enum outcome {
 	OC_ACK,
 	OC_NACK,
 	OC_TIMEOUT,
+	OC_DENIED,
 	OC_FAILED,
 };
 
@@ -84,6 +85,7 @@ struct outbound {
 	json_object			*ctx;
 	const char			*wire;		/* owned by body */
 	size_t				 wirelen;
+	size_t				 charged;	/* memory budget */
 	char				*auth_hdr;
 	struct registry_req		*rreq;
 	int				 looked_up;
@@ -101,6 +103,7 @@ struct outbound {
 	enum beckn_err			 err;
 	char				 paths[512];
 	const char			*err_allow;
+	int				 err_bearer;
 	char				 msg[512];
 };
 
@@ -148,6 +151,7 @@ outbound_free(struct outbound *ob)
 	json_object_put(ob->responses);
 	json_object_put(ob->body);
 	free(ob->auth_hdr);
+	budget_give(&ob->px->budget, ob->charged);
 	snapshot_unref(ob->snap);
 	TAILQ_REMOVE(&ob->px->outbound, ob, entry);
 	ob->px->noutbound--;
@@ -192,7 +196,7 @@ message_id(const struct outbound *ob)
 static void
 outbound_nack(struct outbound *ob)
 {
-	const char	*allow[3] = { "Allow", NULL, NULL };
+	const char	*hdrs[3] = { NULL, NULL, NULL };
 
 	log_info("client: NACK %d at %s: %s %s (message_id %s): %s",
 	    beckn_error_get(ob->err)->http_status, stages[ob->stage].name,
@@ -200,9 +204,15 @@ outbound_nack(struct outbound *ob)
 	    ob->action != NULL ? ob->action->name : http_request_path(ob->req),
 	    message_id(ob), ob->msg);
 	ob->px->stats.outbound_failed[ob->stage]++;
-	allow[1] = ob->err_allow;
+	if (ob->err_allow != NULL) {
+		hdrs[0] = "Allow";
+		hdrs[1] = ob->err_allow;
+	} else if (ob->err_bearer) {
+		hdrs[0] = "WWW-Authenticate";
+		hdrs[1] = "Bearer realm=\"becknd client listener\"";
+	}
 	proxy_reply_error(ob->req, ob->err, ob->paths[0] != '\0' ? ob->paths :
-	    NULL, ob->msg, ob->err_allow != NULL ? allow : NULL);
+	    NULL, ob->msg, hdrs[0] != NULL ? hdrs : NULL);
 	outbound_free(ob);
 }
 
@@ -224,11 +234,35 @@ outbound_run(struct outbound *ob)
 	}
 }
 
+/* Compare without an early exit: the token is a secret. */
+static int
+token_matches(const char *hdr, const char *token)
+{
+	static const char	 scheme[] = "Bearer ";
+	size_t			 i, n = strlen(token);
+	unsigned char		 diff = 0;
+
+	if (hdr == NULL || strncmp(hdr, scheme, sizeof(scheme) - 1) != 0)
+		return 0;
+	hdr += sizeof(scheme) - 1;
+	if (strlen(hdr) != n)
+		return 0;
+	for (i = 0; i < n; i++)
+		diff |= (unsigned char)(hdr[i] ^ token[i]);
+	return diff == 0;
+}
+
 static enum st
 st_route(struct outbound *ob)
 {
-	const char	*name;
+	const char	*name, *token = ob->snap->conf->client_token;
 
+	if (token != NULL && !token_matches(http_request_header(ob->req,
+	    "Authorization"), token)) {
+		ob->err_bearer = 1;
+		return fail(ob, BECKN_ERR_AUTH, NULL, "the client listener "
+		    "needs Authorization: Bearer (listen.client_token)");
+	}
 	if ((ob->p = proxy_route(ob->snap->conf, http_request_path(ob->req),
 	    &ob->action, &name)) == NULL)
 		return fail(ob, BECKN_ERR_NOT_FOUND, NULL, "no participant or "
@@ -348,6 +382,10 @@ st_sign(struct outbound *ob)
 
 	ob->wire = json_object_to_json_string_length(ob->body, WIRE_FLAGS,
 	    &ob->wirelen);
+	if (budget_take(&ob->px->budget, ob->wirelen) == -1)
+		return fail(ob, BECKN_ERR_BUSY, NULL, "memory budget "
+		    "(limits.memory_max) full; retry later");
+	ob->charged = ob->wirelen;
 	hdr = sig_sign_header(ob->p->key, ob->p->subscriber_id, ob->p->key_id,
 	    now, now + c->signature_ttl_ms / 1000, ob->wire, ob->wirelen,
 	    NULL);
@@ -470,7 +508,7 @@ forward_cb(const struct http_client_response *resp, void *arg)
 	t->hreq = NULL;
 	if (resp->error != HTTPC_OK) {
 		t->outcome = resp->error == HTTPC_TIMEOUT ? OC_TIMEOUT :
-		    OC_FAILED;
+		    resp->error == HTTPC_DENIED ? OC_DENIED : OC_FAILED;
 		snprintf(why, sizeof(why), "%s (%s)",
 		    http_client_error_name(resp->error),
 		    resp->errstr != NULL ? resp->errstr : "");
@@ -539,7 +577,7 @@ st_reply(struct outbound *ob)
 {
 	struct evbuffer		*buf;
 	struct beckn_nack	 nack;
-	struct target		*t, *nacked = NULL;
+	struct target		*t, *nacked = NULL, *denied = NULL;
 	const char		*ctxjson;
 	size_t			 i, ctxlen, acked = 0, timeouts = 0;
 
@@ -551,7 +589,13 @@ st_reply(struct outbound *ob)
 			nacked = t;
 		else if (t->outcome == OC_TIMEOUT)
 			timeouts++;
+		else if (t->outcome == OC_DENIED)
+			denied = t;
 	}
+	/* A registered URL that leads back into our own client listener. */
+	if (acked == 0 && nacked == NULL && denied != NULL)
+		return fail(ob, BECKN_ERR_CONTEXT, NULL, "%s leads to this "
+		    "process's own client listener; not sent", denied->url);
 	if (acked == 0 && nacked == NULL)
 		return fail(ob, timeouts > 0 ? BECKN_ERR_UPSTREAM_TIMEOUT :
 		    BECKN_ERR_UPSTREAM, NULL, "%s: %s", ob->targets[0].url,
