@@ -46,6 +46,7 @@
 #include "proxy/proxy.h"
 #include "sig/sig.h"
 #include "sig/sig_key.h"
+#include "util/xmalloc.h"
 
 #define SLOW_MS		3000	/* "it arrives": a generous real-time bound */
 #define NELEM(a)	((int)(sizeof(a) / sizeof((a)[0])))
@@ -895,14 +896,19 @@ END_TEST
 
 START_TEST(in_queue_full)
 {
+	struct ph_call	*c;
+
 	world();
 	ph_set(S.px, "delivery.queue_size", "1");
 	ph_start(S.px);
 	ph_stub_answer(S.w_bpp, 0, NULL);	/* the app holds deliveries */
 	EXPECT_ACK(ph_send(S.px, "/bpp/select", ph_wire(req_msg("select")),
 	    S.sbap), "first select (queue of 1)");
-	EXPECT_NACK(ph_send(S.px, "/bpp/select", ph_wire(req_msg("select")),
-	    S.sbap), 503, "40000", NULL, "second select, queue full");
+	c = ph_send(S.px, "/bpp/select", ph_wire(req_msg("select")), S.sbap);
+	EXPECT_NACK(c, 503, "40000", NULL, "second select, queue full");
+	if (ph_call_header(c, "Retry-After") == NULL ||
+	    strcmp(ph_call_header(c, "Retry-After"), "1") != 0)
+		PH_FAIL("503 NACK without Retry-After: 1: %s", c->head);
 	EXPECT_COUNT(S.w_bpp, 1, "queue full");
 }
 END_TEST
@@ -1315,6 +1321,77 @@ START_TEST(out_unregistered_bpp_uri)
 	    "subscriber_url of bpp_id");
 	EXPECT_COUNT(evil, 0, "the unregistered URL");
 	EXPECT_COUNT(P.stub, 0, "the registered peer");
+}
+END_TEST
+
+/* listen.client_token: the client listener wants the bearer token. */
+START_TEST(out_client_token)
+{
+	static const char	 tok[] = "0123456789abcdef0123";
+	struct proxy_counters	 pc;
+	struct ph_call		*c;
+	const char		*body;
+	const char		*bad[] = { "Authorization", "Bearer 0123456789"
+				    "abcdef0124", NULL };
+	const char		*good[] = { "Authorization", "Bearer "
+				    "0123456789abcdef0123", NULL };
+
+	out_world();
+	ph_set(S.px, "listen.client_token", ph_fmt("\"%s\"", tok));
+	ph_start(S.px);
+	body = app_select("select");
+	c = ph_app(S.px, "/bap/select", body);
+	EXPECT_NACK(c, 401, "30000", NULL, "client call without the token");
+	if (ph_call_header(c, "WWW-Authenticate") == NULL ||
+	    strncmp(ph_call_header(c, "WWW-Authenticate"), "Bearer ", 7) != 0)
+		PH_FAIL("401 without WWW-Authenticate: Bearer: %s", c->head);
+	EXPECT_NACK(ph_call(ph_client(S.px), "POST", "/bap/select", body,
+	    strlen(body), bad), 401, "30000", NULL, "a wrong token");
+	/* Unknown paths are not told apart before the token either. */
+	EXPECT_NACK(ph_app(S.px, "/nobody/select", body), 401, "30000", NULL,
+	    "an unknown path without the token");
+	EXPECT_COUNT(P.stub, 0, "calls without the token");
+	EXPECT_ACK(ph_call(ph_client(S.px), "POST", "/bap/select", body,
+	    strlen(body), good), "client call with the token");
+	EXPECT_COUNT(P.stub, 1, "the call with the token");
+	/* The network listener is not the client listener's business. */
+	EXPECT_ACK(ph_send(S.px, "/bpp/select", ph_wire(req_msg("select")),
+	    S.sbap), "network select, no token needed");
+	proxy_counters(ph_px(S.px), &pc);
+	ck_assert_uint_eq(pc.outbound_failed, 3);
+}
+END_TEST
+
+/*
+ * A registered subscriber_url that leads into becknd's own client
+ * listener: refused with 400, and nothing is posted back into it (one
+ * failed client call, not a loop of them).
+ */
+START_TEST(out_own_client_listener)
+{
+	struct proxy_counters	 pc;
+	struct ph_call		*c;
+	json_object		*m;
+	char			 err[1024];
+
+	out_world();
+	ph_start(S.px);
+	snprintf(P.bpp->url, sizeof(P.bpp->url), "http://127.0.0.1:%d/bap",
+	    ph_client(S.px));
+	ph_registry_write();
+	if (ph_reload(S.px, err, sizeof(err)) == -1)
+		PH_FAIL("reload: %s", err);
+	m = ph_msg("select", S.bap, P.bpp);
+	c = ph_app(S.px, "/bap/select", ph_wire(m));
+	EXPECT_NACK(c, 400, "30000", NULL, "select to a BPP whose "
+	    "subscriber_url is our own client listener");
+	if (strstr(ph_err(c, "message"), "own client listener") == NULL)
+		PH_FAIL("the NACK does not say why: %s", c->body);
+	ph_settle();
+	proxy_counters(ph_px(S.px), &pc);
+	ck_assert_uint_eq(pc.outbound_failed, 1);
+	ck_assert_uint_eq(pc.outbound_sent, 0);
+	EXPECT_COUNT(P.stub, 0, "the stub peer");
 }
 END_TEST
 
@@ -2015,6 +2092,1418 @@ START_TEST(lookup_endpoint)
 }
 END_TEST
 
+/* ==== counters, routing edges, parsing edges ========================= */
+
+static struct proxy_counters
+counters(const struct ph_proxy *pp)
+{
+	struct proxy_counters	 pc;
+
+	proxy_counters(ph_px(pp), &pc);
+	return pc;
+}
+
+#define expect_counter(got, want, what) do {				\
+	if ((uint64_t)(got) != (uint64_t)(want))			\
+		PH_FAIL("%s: want %llu, got %llu", what,		\
+		    (unsigned long long)(want),				\
+		    (unsigned long long)(got));				\
+} while (0)
+
+/* proxy_counters(): what each listener did, exactly. */
+START_TEST(px_counters)
+{
+	struct proxy_counters	 pc;
+	struct ph_call		*c;
+
+	out_world();
+	ph_start(S.px);
+	pc = counters(S.px);
+	expect_counter(pc.inbound_acked + pc.inbound_nacked +
+	    pc.outbound_sent + pc.outbound_failed + pc.delivered, 0,
+	    "counters of a fresh proxy");
+	EXPECT_ACK(ph_send(S.px, "/bpp/select", ph_wire(req_msg("select")),
+	    S.sbap), "select");
+	EXPECT_NACK(ph_send(S.px, "/bpp/frobnicate", "{}", S.sbap), 404,
+	    "40001", NULL, "unknown action");
+	c = ph_call(ph_net(S.px), "GET", "/bpp/select", NULL, 0, NULL);
+	EXPECT_NACK(c, 405, "30000", NULL, "GET");
+	EXPECT_ACK(ph_app(S.px, "/bap/select", app_select("select")),
+	    "client select");
+	EXPECT_NACK(ph_app(S.px, "/bap/select", "[]"), 400, "30000", NULL,
+	    "client: a JSON array");
+	if (!ph_idle(S.px, SLOW_MS))
+		PH_FAIL("the delivery did not finish");
+	pc = counters(S.px);
+	expect_counter(pc.inbound_acked, 1, "inbound_acked");
+	expect_counter(pc.inbound_nacked, 2, "inbound_nacked (404 + 405)");
+	expect_counter(pc.outbound_sent, 1, "outbound_sent");
+	expect_counter(pc.outbound_failed, 1, "outbound_failed");
+	expect_counter(pc.delivered, 1, "delivered");
+	expect_counter(pc.delivery_retries + pc.delivery_refused +
+	    pc.delivery_dropped, 0, "delivery retries/refused/dropped");
+	expect_counter(pc.gateway_forwarded + pc.gateway_failed, 0,
+	    "gateway counters of a process without a gateway");
+}
+END_TEST
+
+/* The action is one non-empty path segment of at most 64 bytes. */
+START_TEST(route_action_shape_404)
+{
+	char		 longname[80];
+	const char	*body;
+
+	out_world();
+	ph_start(S.px);
+	memset(longname, 'a', 65);
+	longname[65] = '\0';
+	body = ph_wire(req_msg("select"));
+	expect_refused(ph_send(S.px, "/bpp/", body, S.sbap), 404, "40001",
+	    NULL, "an empty action");
+	expect_refused(ph_send(S.px, "/bpp/select/more", body, S.sbap), 404,
+	    "40001", NULL, "an action with a '/' in it");
+	expect_refused(ph_send(S.px, ph_fmt("/bpp/%s", longname), body,
+	    S.sbap), 404, "40001", NULL, "an action of 65 bytes");
+	EXPECT_NACK(ph_app(S.px, "/bap/select/more", app_select("select")),
+	    404, "40001", NULL, "client: an action with a '/' in it");
+	EXPECT_NACK(ph_app(S.px, ph_fmt("/bap/%s", longname),
+	    app_select("select")), 404, "40001", NULL, "client: an action of "
+	    "65 bytes");
+	EXPECT_COUNT(P.stub, 0, "refused paths");
+}
+END_TEST
+
+/* error.message of c contains want. */
+#define expect_message(c, want, what) do {				\
+	const char *m_ = ph_err(c, "message");				\
+	if (m_ == NULL || strstr(m_, want) == NULL)			\
+		PH_FAIL("%s: want error.message naming \"%s\", got %s",	\
+		    what, want, ph_describe(c));			\
+} while (0)
+
+/* Only white space may follow the JSON value: a NUL does not end it. */
+START_TEST(in_json_trailing)
+{
+	const char	*body, *auth, *sp;
+	char		*buf;
+	size_t		 n;
+	struct ph_call	*c;
+
+	world_start();
+	body = ph_wire(req_msg("select"));
+	n = strlen(body);
+	buf = ph_keep(xmalloc(n + 2));
+	memcpy(buf, body, n);
+	memcpy(buf + n, "\0x", 2);
+	auth = ph_sign_bytes(S.sbap, buf, n + 2, 0, 300);
+	c = ph_call(ph_net(S.px), "POST", "/bpp/select", buf, n + 2,
+	    (const char *const[]){ "Authorization", auth, NULL });
+	expect_refused(c, 400, "30000", NULL, "a signed select followed by "
+	    "a NUL and one more byte");
+	expect_message(c, ph_fmt("byte %zu", n), "a NUL after the value");
+
+	sp = ph_fmt("%s x", body);
+	expect_refused(ph_send(S.px, "/bpp/select", sp, S.sbap), 400,
+	    "30000", NULL, "a signed select followed by \" x\"");
+
+	sp = ph_fmt("%s \t\r\n", body);
+	EXPECT_ACK(ph_send(S.px, "/bpp/select", sp, S.sbap), "a signed "
+	    "select followed by white space");
+	expect_delivered(S.w_bpp, 0, "/hook/bpp/select", sp, S.sbap,
+	    "trailing white space is part of the signed bytes");
+}
+END_TEST
+
+START_TEST(out_json_trailing)
+{
+	const char	*body;
+	char		*buf;
+	size_t		 n;
+	struct ph_call	*c;
+
+	out_world();
+	ph_start(S.px);
+	body = app_select("select");
+	n = strlen(body);
+	buf = ph_keep(xmalloc(n + 3));
+	memcpy(buf, body, n);
+	memcpy(buf + n, "\0{}", 3);
+	c = ph_call(ph_client(S.px), "POST", "/bap/select", buf, n + 3, NULL);
+	EXPECT_NACK(c, 400, "30000", NULL, "client: a select followed by a "
+	    "NUL and {}");
+	expect_message(c, ph_fmt("byte %zu", n), "client: NUL after the "
+	    "value");
+	EXPECT_COUNT(P.stub, 0, "a client body with data after the value");
+}
+END_TEST
+
+/* context must be an object; context.action must be there. */
+START_TEST(in_context_shape)
+{
+	json_object	*m;
+
+	world_start();
+	expect_refused(ph_send(S.px, "/bpp/select",
+	    "{\"context\":\"select\",\"message\":{}}", S.sbap), 400, "30000",
+	    "/context", "context a string");
+	m = req_msg("select");
+	ph_ctx_set(m, "action", NULL);
+	expect_refused(ph_send(S.px, "/bpp/select", ph_wire(m), S.sbap), 400,
+	    "30000", "/context/action", "context without action");
+}
+END_TEST
+
+/* A context id of another type than string is the schema's to judge. */
+START_TEST(in_message_id_not_string)
+{
+	json_object	*m, *ctx;
+
+	world_start();
+	m = req_msg("select");
+	ck_assert(json_object_object_get_ex(m, "context", &ctx));
+	json_object_object_add(ctx, "message_id", json_object_new_int(42));
+	expect_refused(ph_send(S.px, "/bpp/select", ph_wire(m), S.sbap), 400,
+	    "30000", "/context/message_id", "message_id a number");
+}
+END_TEST
+
+/* A request without its message: the schema error is at the root. */
+START_TEST(in_schema_root_error)
+{
+	json_object	*m;
+
+	world_start();
+	m = req_msg("select");
+	json_object_object_del(m, "message");
+	expect_refused(ph_send(S.px, "/bpp/select", ph_wire(m), S.sbap), 400,
+	    "30000", "/", "select without message");
+}
+END_TEST
+
+/* No `schemas:` key: the compiled-in core 1.1.0 + ONEST set. */
+START_TEST(in_builtin_schemas)
+{
+	json_object	*m;
+	const char	*body;
+
+	world();
+	ph_schemas(S.px, NULL);
+	ph_start(S.px);
+	expect_refused(ph_send(S.px, "/bpp/init", ph_wire(init_invalid()),
+	    S.sbap), 400, "30000",
+	    "/message/order/items,/message/order/billing/email",
+	    "built-in schemas: init with items a string and a bad email");
+	m = req_msg("select");
+	ph_ctx_set(m, "transaction_id", "");
+	expect_refused(ph_send(S.px, "/bpp/select", ph_wire(m), S.sbap), 400,
+	    "30000", "/context/transaction_id", "built-in schemas: an empty "
+	    "transaction_id (the ONEST layer)");
+	body = ph_wire(req_msg("select"));
+	EXPECT_ACK(ph_send(S.px, "/bpp/select", body, S.sbap), "built-in "
+	    "schemas: a valid select");
+	expect_delivered(S.w_bpp, 0, "/hook/bpp/select", body, S.sbap,
+	    "built-in schemas");
+}
+END_TEST
+
+START_TEST(px_new_schemas_missing)
+{
+	struct conf	*c;
+	struct proxy	*px;
+	char		 err[1024];
+
+	world();
+	ph_schemas(S.px, ph_path("no-such-schema.yaml"));
+	ph_write_conf(S.px);
+	ck_assert_ptr_nonnull(c = conf_load(ph_conf_path(S.px), err,
+	    sizeof(err)));
+	px = proxy_new(ph_base(), c, NULL, err, sizeof(err));
+	if (px != NULL) {
+		proxy_free(px);
+		PH_FAIL("proxy_new started without its schema file");
+	}
+	conf_free(c);
+	if (strstr(err, "no-such-schema.yaml") == NULL)
+		PH_FAIL("proxy_new without the schema file should name it: %s",
+		    err);
+}
+END_TEST
+
+/* ==== inbound odds and ends ========================================== */
+
+/* security.replay_window: off -- the same bytes are taken twice. */
+START_TEST(in_replay_off)
+{
+	const char	*body, *auth;
+	struct ph_call	*c;
+	int		 i;
+
+	world();
+	ph_set(S.px, "security.replay_window", "off");
+	ph_start(S.px);
+	body = ph_wire(req_msg("select"));
+	auth = ph_sign(S.sbap, body, 0, 300);
+	for (i = 0; i < 2; i++) {
+		c = ph_call(ph_net(S.px), "POST", "/bpp/select", body,
+		    strlen(body), (const char *const[]){ "Authorization", auth,
+		    NULL });
+		EXPECT_ACK(c, ph_fmt("copy %d with replay_window off", i + 1));
+		expect_delivered(S.w_bpp, i, "/hook/bpp/select", body, S.sbap,
+		    ph_fmt("copy %d with replay_window off", i + 1));
+	}
+}
+END_TEST
+
+/*
+ * A domain without the ONEST policy: core 1.1.0 does not require
+ * message_id.  Without one, the signature alone is remembered.
+ */
+#define PLAIN_DOMAIN	"plain:domain"
+
+START_TEST(in_no_message_id)
+{
+	struct ph_party	*bpp, *bap, *snd, *sbpp;
+	struct ph_stub	*wbpp, *wbap;
+	struct ph_proxy	*pp;
+	json_object	*m;
+	const char	*body, *auth;
+	struct ph_call	*c;
+
+	wbpp = ph_stub("plain-bpp-webhook");
+	wbap = ph_stub("plain-bap-webhook");
+	bpp = ph_party("plain.bpp.test", "/pbpp");
+	bap = ph_party("plain.bap.test", "/pbap");
+	snd = ph_party("sender.bap.test", "/sbap");
+	sbpp = ph_party("sender.bpp.test", "/sbpp");
+	ph_register(snd, "BAP", PLAIN_DOMAIN);
+	ph_register(sbpp, "BPP", PLAIN_DOMAIN);
+	ph_registry_write();
+	pp = ph_proxy("plain");
+	ph_host(pp, bpp, "bpp", wbpp, "\"" PLAIN_DOMAIN "\"");
+	ph_host(pp, bap, "bap", wbap, "\"" PLAIN_DOMAIN "\"");
+	ph_start(pp);
+
+	m = ph_msg("select", snd, bpp);
+	ph_ctx_set(m, "domain", PLAIN_DOMAIN);
+	ph_ctx_set(m, "message_id", NULL);
+	body = ph_wire(m);
+	auth = ph_sign(snd, body, 0, 300);
+	c = ph_call(ph_net(pp), "POST", "/pbpp/select", body, strlen(body),
+	    (const char *const[]){ "Authorization", auth, NULL });
+	EXPECT_ACK(c, "select without message_id (plain domain)");
+	expect_delivered(wbpp, 0, "/hook/pbpp/select", body, snd,
+	    "select without message_id");
+	c = ph_call(ph_net(pp), "POST", "/pbpp/select", body, strlen(body),
+	    (const char *const[]){ "Authorization", auth, NULL });
+	EXPECT_NACK(c, 401, "30000", NULL, "the same signed bytes again");
+	ph_advance(1000);
+	EXPECT_ACK(ph_send(pp, "/pbpp/select", body, snd), "the same select "
+	    "under a new signature: no message_id to match");
+	expect_delivered(wbpp, 1, "/hook/pbpp/select", body, snd,
+	    "re-signed select without message_id");
+
+	m = ph_msg("on_select", bap, sbpp);
+	ph_ctx_set(m, "domain", PLAIN_DOMAIN);
+	ph_ctx_set(m, "message_id", NULL);
+	body = ph_wire(m);
+	EXPECT_ACK(ph_send(pp, "/pbap/on_select", body, sbpp), "on_select "
+	    "without message_id at a BAP");
+	expect_delivered(wbap, 0, "/hook/pbap/on_select", body, sbpp,
+	    "on_select without message_id");
+	EXPECT_COUNT(wbpp, 2, "the BPP's webhook");
+}
+END_TEST
+
+/* The signer must be named in the context. */
+START_TEST(in_bind_sender_missing)
+{
+	json_object	*m;
+
+	world_start();
+	m = req_msg("select");
+	ph_ctx_set(m, "bap_id", NULL);
+	expect_refused(ph_send(S.px, "/bpp/select", ph_wire(m), S.sbap), 401,
+	    "30000", NULL, "a select signed by sender.bap.test without "
+	    "context.bap_id");
+}
+END_TEST
+
+/* A callback to a BAP must say which BAP. */
+START_TEST(in_bind_callback_no_bap_id)
+{
+	json_object	*m;
+	struct ph_call	*c;
+
+	world_start();
+	m = cb_msg("on_select");
+	ph_ctx_set(m, "bap_id", NULL);
+	c = ph_send(S.px, "/bap/on_select", ph_wire(m), S.sbpp);
+	EXPECT_NACK(c, 400, "30000", "/context/bap_id", "on_select without "
+	    "context.bap_id");
+	EXPECT_COUNT(S.w_bap, 0, "on_select without bap_id");
+}
+END_TEST
+
+/* One key, two records (BPP and BG): neither may send select; the
+ * refusal names the first record's type. */
+START_TEST(in_bind_two_records_neither)
+{
+	struct ph_party	*p;
+	struct ph_call	*c;
+
+	world();
+	p = ph_party("twice.test", "/twice");
+	ph_register(p, "BPP", PH_DOMAIN);
+	ph_register(p, "BG", PH_DOMAIN);
+	ph_registry_write();
+	ph_start(S.px);
+	c = ph_send(S.px, "/bpp/select", ph_wire(ph_msg("select", p, S.bpp)),
+	    p);
+	expect_refused(c, 401, "30000", NULL, "select from a key registered "
+	    "as BPP and as BG");
+	expect_message(c, "BPP", "the first record's type");
+}
+END_TEST
+
+/* A participant listing no domains takes any domain its senders are
+ * registered for; one listing several takes each of them. */
+START_TEST(in_participant_domains)
+{
+	struct ph_party	*any, *two;
+	struct ph_stub	*wany, *wtwo;
+	json_object	*m;
+	const char	*body;
+
+	world();
+	wany = ph_stub("any-webhook");
+	wtwo = ph_stub("two-webhook");
+	any = ph_party("any.bpp.test", "/anyd");
+	two = ph_party("two.bpp.test", "/twod");
+	ph_register(any, "BPP", NULL);
+	ph_register(two, "BPP", NULL);
+	ph_registry_write();
+	ph_host(S.px, any, "bpp", wany, "");
+	ph_host(S.px, two, "bpp", wtwo, "\"first:domain\", \"other:domain\"");
+	ph_start(S.px);
+	m = ph_msg("select", S.xdom, any);
+	ph_ctx_set(m, "domain", "other:domain");
+	body = ph_wire(m);
+	EXPECT_ACK(ph_send(S.px, "/anyd/select", body, S.xdom), "select in "
+	    "other:domain at a BPP listing no domains");
+	expect_delivered(wany, 0, "/hook/anyd/select", body, S.xdom,
+	    "a BPP without domains");
+	m = ph_msg("select", S.xdom, two);
+	ph_ctx_set(m, "domain", "other:domain");
+	body = ph_wire(m);
+	EXPECT_ACK(ph_send(S.px, "/twod/select", body, S.xdom), "select in "
+	    "the second of a BPP's two domains");
+	expect_delivered(wtwo, 0, "/hook/twod/select", body, S.xdom,
+	    "the second domain");
+	m = ph_msg("select", S.sbap, two);
+	EXPECT_NACK(ph_send(S.px, "/twod/select", ph_wire(m), S.sbap), 400,
+	    "30000", "/context/domain", "select in a domain the BPP does not "
+	    "list");
+	EXPECT_COUNT(wtwo, 1, "a domain the BPP does not serve");
+}
+END_TEST
+
+/*
+ * A wrong signature under a cached key: the registry is asked once more
+ * (the key may have rotated), then refused; a second one within
+ * registry.refresh_interval of that is refused without asking.
+ */
+START_TEST(in_cached_key_wrong_signature)
+{
+	struct sig_key	*k;
+	const char	*body, *auth;
+	struct ph_call	*c;
+	int		 before, i;
+
+	world();
+	ph_set(S.px, "registry.url", ph_fmt("\"%s\"", ph_registry_serve()));
+	ph_start(S.px);
+	EXPECT_ACK(ph_send(S.px, "/bpp/select", ph_wire(req_msg("select")),
+	    S.sbap), "select (its key now cached)");
+	ph_advance(6000);	/* past refresh_interval (5 s) */
+	ck_assert_ptr_nonnull(k = sig_key_generate());
+	for (i = 0; i < 2; i++) {
+		before = ph_registry_requests();
+		body = ph_wire(req_msg("select"));
+		auth = ph_sign_key(k, S.sbap->sid, S.sbap->kid, body, 0, 300);
+		c = ph_call(ph_net(S.px), "POST", "/bpp/select", body,
+		    strlen(body), (const char *const[]){ "Authorization", auth,
+		    NULL });
+		if (ph_registry_requests() - before != (i == 0 ? 1 : 0)) {
+			sig_key_free(k);
+			PH_FAIL("wrong signature %d under a cached key: want %d "
+			    "registry request(s), got %d", i + 1, i == 0 ? 1 : 0,
+			    ph_registry_requests() - before);
+		}
+		ph_expect_nack_at(__FILE__, __LINE__, c, 401, "30000", NULL,
+		    "a wrong signature under a cached key");
+	}
+	sig_key_free(k);
+	EXPECT_COUNT(S.w_bpp, 1, "wrong signatures");
+}
+END_TEST
+
+/* The gateway rotates its key under the same key id: the cached one
+ * fails, the registry is asked again, the search is accepted. */
+START_TEST(in_gw_key_rotated)
+{
+	const char	*body, *auth, *gwa;
+	struct ph_call	*c;
+	int		 i, before = 0;
+
+	world();
+	ph_set(S.px, "registry.url", ph_fmt("\"%s\"", ph_registry_serve()));
+	ph_start(S.px);
+	for (i = 0; i < 2; i++) {
+		if (i == 1) {
+			ph_party_rotate(S.gw, 0);
+			ph_advance(6000);	/* past refresh_interval */
+			before = ph_registry_requests();
+		}
+		body = ph_wire(ph_msg("search", S.sbap, NULL));
+		auth = ph_sign(S.sbap, body, 0, 300);
+		gwa = ph_sign(S.gw, body, 0, 300);
+		c = ph_call(ph_net(S.px), "POST", "/bpp/search", body,
+		    strlen(body), (const char *const[]){ "Authorization", auth,
+		    "X-Gateway-Authorization", gwa, NULL });
+		EXPECT_ACK(c, i == 0 ? "search through the gateway" :
+		    "search through the gateway after its key rotated");
+	}
+	if (ph_registry_requests() - before != 1)
+		PH_FAIL("the gateway's rotated key: want 1 registry request "
+		    "(its key refreshed), got %d", ph_registry_requests() -
+		    before);
+	EXPECT_COUNT(S.w_bpp, 2, "searches around a gateway key rotation");
+}
+END_TEST
+
+/*
+ * security.replay_sender_quota: one sender cannot fill the replay cache
+ * for everyone.  A message takes two entries (signature, message id).
+ */
+START_TEST(in_replay_quota)
+{
+	struct ph_call	*c;
+
+	world();
+	ph_set(S.px, "security.replay_sender_quota", "2");
+	ph_start(S.px);
+	EXPECT_ACK(ph_send(S.px, "/bpp/select", ph_wire(req_msg("select")),
+	    S.sbap), "sender.bap.test's first select (2 entries of 2)");
+	c = ph_send(S.px, "/bpp/select", ph_wire(req_msg("select")), S.sbap);
+	EXPECT_NACK(c, 503, "40000", NULL, "sender.bap.test's second select "
+	    "over its quota");
+	expect_message(c, "sender.bap.test", "the sender over its quota");
+	EXPECT_ACK(ph_send(S.px, "/bpp/select", ph_wire(ph_msg("select",
+	    S.obap, S.bpp)), S.obap), "another sender's select");
+	ph_advance(11 * 60 * 1000);	/* past replay_window and expires */
+	EXPECT_ACK(ph_send(S.px, "/bpp/select", ph_wire(req_msg("select")),
+	    S.sbap), "sender.bap.test once its entries expired");
+	EXPECT_COUNT(S.w_bpp, 3, "selects around the quota");
+}
+END_TEST
+
+/* ==== gateway ======================================================== */
+
+/* A gateway process hosting gw.local.test, and a BAP of any domain. */
+static struct {
+	struct ph_party	*gw, *bap;
+	struct ph_proxy	*g;
+} G;
+
+static void
+gw_world(const char *domains)
+{
+	memset(&G, 0, sizeof(G));
+	G.gw = ph_party("gw.local.test", "/gw");
+	G.bap = ph_party("sender.bap.test", "/sbap");
+	ph_register(G.gw, "BG", PH_DOMAIN);
+	ph_register(G.bap, "BAP", NULL);
+	G.g = ph_proxy("gateway");
+	ph_host(G.g, G.gw, "gateway", NULL, domains);
+}
+
+/* A BPP of domain at url ("" = no subscriber_url in its record). */
+static struct ph_party *
+gw_bpp(const char *sid, const char *url, const char *domain)
+{
+	struct ph_party	*p = ph_party(sid, NULL);
+
+	snprintf(p->url, sizeof(p->url), "%s", url);
+	ph_register(p, "BPP", domain);
+	return p;
+}
+
+/* The stub got the BAP's exact search, signed by the BAP and the
+ * gateway, at uri. */
+#define expect_forwarded(s, uri, body, what) \
+	expect_forwarded_at(__FILE__, __LINE__, s, uri, body, what)
+static void
+expect_forwarded_at(const char *file, int line, struct ph_stub *s,
+    const char *uri, const char *body, const char *what)
+{
+	struct ph_req	*r;
+
+	if (ph_stub_wait(s, 1, SLOW_MS) < 1)
+		ph_fail_at(file, line, "%s: the search never arrived", what);
+	r = ph_stub_req(s, 0);
+	if (strcmp(r->uri, uri) != 0 || r->len != strlen(body) ||
+	    memcmp(r->body, body, r->len) != 0)
+		ph_fail_at(file, line, "%s: want the exact search at %s, got "
+		    "%zu bytes at %s", what, uri, r->len, r->uri);
+	if (!ph_verify(G.bap, ph_req_header(r, "Authorization"), r->body,
+	    r->len))
+		ph_fail_at(file, line, "%s: the BAP's Authorization does not "
+		    "verify: %s", what, ph_req_header(r, "Authorization"));
+	if (!ph_verify(G.gw, ph_req_header(r, "X-Gateway-Authorization"),
+	    r->body, r->len))
+		ph_fail_at(file, line, "%s: X-Gateway-Authorization does not "
+		    "verify with the gateway's key: %s", what,
+		    ph_req_header(r, "X-Gateway-Authorization"));
+}
+
+/*
+ * Each BPP's answer counts on its own: ACK (forwarded), NACK, a 2xx that
+ * is not a Beckn ACK, ACK with HTTP 500, unreachable (failed).  A record
+ * without subscriber_url is no target; a trailing '/' is not doubled.
+ * The BAP gets its ACK whatever the BPPs say.
+ */
+START_TEST(gw_bpp_outcomes)
+{
+	struct ph_stub		*ack, *nack, *ok, *e500;
+	struct proxy_counters	 pc;
+	const char		*body;
+
+	ack = ph_stub("bpp-ack");
+	nack = ph_stub("bpp-nack");
+	ok = ph_stub("bpp-ok");
+	e500 = ph_stub("bpp-500");
+	ph_stub_answer(nack, 200, "{\"message\":{\"ack\":{\"status\":"
+	    "\"NACK\"}},\"error\":{\"code\":\"30004\",\"message\":"
+	    "\"not today\"}}");
+	ph_stub_answer(ok, 200, "OK");
+	ph_stub_answer(e500, 500, PH_ACK_BODY);
+	gw_world(NULL);
+	gw_bpp("ack.bpp.test", ph_fmt("%s/a/", ph_stub_url(ack)), PH_DOMAIN);
+	gw_bpp("nack.bpp.test", ph_fmt("%s/n", ph_stub_url(nack)), PH_DOMAIN);
+	gw_bpp("ok.bpp.test", ph_fmt("%s/o", ph_stub_url(ok)), PH_DOMAIN);
+	gw_bpp("e500.bpp.test", ph_fmt("%s/e", ph_stub_url(e500)), PH_DOMAIN);
+	gw_bpp("dead.bpp.test", ph_fmt("http://127.0.0.1:%d/d",
+	    ph_dead_port()), PH_DOMAIN);
+	gw_bpp("nourl.bpp.test", "", PH_DOMAIN);
+	gw_bpp("elsewhere.bpp.test", ph_fmt("%s/x", ph_stub_url(ack)),
+	    "other:domain");
+	ph_registry_write();
+	ph_start(G.g);
+
+	body = ph_wire(ph_msg("search", G.bap, NULL));
+	EXPECT_ACK(ph_send(G.g, "/gw/search", body, G.bap), "search at the "
+	    "gateway, whatever its BPPs answer");
+	if (!ph_idle(G.g, SLOW_MS))
+		PH_FAIL("the fan-out did not finish");
+	expect_forwarded(ack, "/a/search", body, "the ACKing BPP (url with "
+	    "a trailing '/')");
+	expect_forwarded(nack, "/n/search", body, "the NACKing BPP");
+	expect_forwarded(ok, "/o/search", body, "the BPP answering \"OK\"");
+	expect_forwarded(e500, "/e/search", body, "the BPP answering ACK with "
+	    "HTTP 500");
+	EXPECT_COUNT(ack, 1, "the other domain's BPP shares the stub");
+	pc = counters(G.g);
+	expect_counter(pc.gateway_forwarded, 1, "gateway_forwarded (the "
+	    "ACKing BPP)");
+	expect_counter(pc.gateway_failed, 4, "gateway_failed (NACK, \"OK\", "
+	    "ACK with 500, unreachable)");
+	expect_counter(pc.inbound_acked, 1, "inbound_acked");
+}
+END_TEST
+
+/* No BPP in the domain: the search is ACKed and goes nowhere; a BPP of
+ * the gateway's other domain gets nothing. */
+START_TEST(gw_no_bpp_in_domain)
+{
+	struct ph_stub		*s;
+	struct proxy_counters	 pc;
+	json_object		*m;
+
+	s = ph_stub("bpp");
+	gw_world("\"" PH_DOMAIN "\", \"empty:domain\"");
+	gw_bpp("a.bpp.test", ph_fmt("%s/a", ph_stub_url(s)), PH_DOMAIN);
+	ph_registry_write();
+	ph_start(G.g);
+	m = ph_msg("search", G.bap, NULL);
+	ph_ctx_set(m, "domain", "empty:domain");
+	EXPECT_ACK(ph_send(G.g, "/gw/search", ph_wire(m), G.bap), "search "
+	    "in a domain without BPPs");
+	if (!ph_idle(G.g, SLOW_MS))
+		PH_FAIL("a fan-out to nobody is still pending");
+	EXPECT_COUNT(s, 0, "a BPP of another domain");
+	pc = counters(G.g);
+	expect_counter(pc.gateway_forwarded + pc.gateway_failed, 0,
+	    "gateway counters of a search to nobody");
+}
+END_TEST
+
+/* Where the schema allows it (no ONEST policy), a search without
+ * message_id is forwarded like any other. */
+START_TEST(gw_search_without_message_id)
+{
+	struct ph_stub		*s;
+	json_object		*m;
+	const char		*body;
+
+	s = ph_stub("bpp");
+	gw_world("\"" PLAIN_DOMAIN "\"");
+	gw_bpp("a.bpp.test", ph_fmt("%s/a", ph_stub_url(s)), PLAIN_DOMAIN);
+	ph_registry_write();
+	ph_start(G.g);
+	m = ph_msg("search", G.bap, NULL);
+	ph_ctx_set(m, "domain", PLAIN_DOMAIN);
+	ph_ctx_set(m, "message_id", NULL);
+	body = ph_wire(m);
+	EXPECT_ACK(ph_send(G.g, "/gw/search", body, G.bap), "search without "
+	    "message_id at the gateway");
+	expect_forwarded(s, "/a/search", body, "search without message_id");
+	if (!ph_idle(G.g, SLOW_MS))
+		PH_FAIL("the fan-out did not finish");
+	expect_counter(counters(G.g).gateway_forwarded, 1,
+	    "gateway_forwarded");
+}
+END_TEST
+
+/* A gateway listing no domains still never fans out without one. */
+START_TEST(gw_no_domains_search_without_domain)
+{
+	struct ph_stub	*s;
+	json_object	*m;
+	struct ph_call	*c;
+
+	s = ph_stub("bpp");
+	gw_world("");
+	gw_bpp("a.bpp.test", ph_fmt("%s/a", ph_stub_url(s)), NULL);
+	ph_registry_write();
+	ph_start(G.g);
+	m = ph_msg("search", G.bap, NULL);
+	ph_ctx_set(m, "domain", NULL);
+	c = ph_send(G.g, "/gw/search", ph_wire(m), G.bap);
+	EXPECT_NACK(c, 400, "30000", "/context/domain", "search without "
+	    "context.domain at a gateway listing no domains");
+	EXPECT_COUNT(s, 0, "a search without domain");
+}
+END_TEST
+
+/* The registry fails the BPP list: 503, and the same signed search is
+ * ACKed once it is back. */
+START_TEST(gw_registry_down_for_bpps)
+{
+	struct ph_stub	*s;
+	const char	*body, *auth;
+	struct ph_call	*c;
+
+	s = ph_stub("bpp");
+	gw_world(NULL);
+	gw_bpp("a.bpp.test", ph_fmt("%s/a", ph_stub_url(s)), PH_DOMAIN);
+	ph_registry_write();
+	ph_set(G.g, "registry.url", ph_fmt("\"%s\"", ph_registry_serve()));
+	ph_start(G.g);
+	ph_registry_mode(PH_REG_LISTS_500);
+	body = ph_wire(ph_msg("search", G.bap, NULL));
+	auth = ph_sign(G.bap, body, 0, 300);
+	c = ph_call(ph_net(G.g), "POST", "/gw/search", body, strlen(body),
+	    (const char *const[]){ "Authorization", auth, NULL });
+	EXPECT_NACK(c, 503, "40000", NULL, "search while the registry fails "
+	    "the BPP list");
+	EXPECT_COUNT(s, 0, "a search the gateway refused");
+	ph_registry_mode(PH_REG_RECORDS);
+	c = ph_call(ph_net(G.g), "POST", "/gw/search", body, strlen(body),
+	    (const char *const[]){ "Authorization", auth, NULL });
+	EXPECT_ACK(c, "the same signed search once the registry is back");
+	expect_forwarded(s, "/a/search", body, "the retried search");
+}
+END_TEST
+
+static int
+registry_holds(void *arg)
+{
+	return ph_registry_held() >= *(int *)arg;
+}
+
+/*
+ * Two copies of one signed search race through the gateway: both pass
+ * the replay check while the BPP list is looked up; the first to commit
+ * is ACKed, the other refused as replayed.  The BPP gets it once.
+ */
+START_TEST(gw_replay_race)
+{
+	struct ph_stub	*s;
+	const char	*body, *auth, *hdrs[3];
+	struct ph_call	*c[2];
+	int		 one = 1, i, acked = 0;
+
+	s = ph_stub("bpp");
+	gw_world(NULL);
+	gw_bpp("a.bpp.test", ph_fmt("%s/a", ph_stub_url(s)), PH_DOMAIN);
+	ph_registry_write();
+	ph_set(G.g, "registry.url", ph_fmt("\"%s\"", ph_registry_serve()));
+	ph_start(G.g);
+	ph_registry_mode(PH_REG_HOLD);
+	body = ph_wire(ph_msg("search", G.bap, NULL));
+	auth = ph_sign(G.bap, body, 0, 300);
+	hdrs[0] = "Authorization";
+	hdrs[1] = auth;
+	hdrs[2] = NULL;
+	for (i = 0; i < 2; i++)
+		c[i] = ph_call_async(ph_net(G.g), "POST", "/gw/search", body,
+		    strlen(body), hdrs);
+	if (!ph_run_until(registry_holds, &one, ph_ms(SLOW_MS)))
+		PH_FAIL("the key lookup never reached the registry");
+	ph_run_for(ph_ms(100));		/* both copies wait for the key */
+	ph_registry_release();
+	if (!ph_run_until(registry_holds, &one, ph_ms(SLOW_MS)))
+		PH_FAIL("the BPP list lookup never reached the registry");
+	ph_run_for(ph_ms(100));		/* both copies wait for the list */
+	ph_registry_mode(PH_REG_RECORDS);
+	ph_registry_release();
+	for (i = 0; i < 2; i++) {
+		if (!ph_call_wait(c[i], SLOW_MS))
+			PH_FAIL("copy %d: %s", i + 1, ph_describe(c[i]));
+		if (c[i]->status == 200)
+			acked++;
+		else {
+			EXPECT_NACK(c[i], 401, "30000", NULL, "the copy that "
+			    "lost the race");
+			expect_message(c[i], "meanwhile", "the copy that lost "
+			    "the race");
+		}
+	}
+	if (acked != 1)
+		PH_FAIL("two racing copies of one search: want one ACK, got "
+		    "%d (%s / %s)", acked, ph_describe(c[0]),
+		    ph_describe(c[1]));
+	EXPECT_COUNT(s, 1, "two racing copies of one search");
+}
+END_TEST
+
+/* A fan-out in flight keeps the gateway busy; freeing the gateway drops
+ * its transfers to the BPPs, so a late answer finds nothing (run under
+ * valgrind: no invalid access, no leak). */
+START_TEST(gw_fanout_in_flight)
+{
+	struct ph_stub	*s;
+
+	s = ph_stub("bpp");
+	gw_world(NULL);
+	gw_bpp("a.bpp.test", ph_fmt("%s/a", ph_stub_url(s)), PH_DOMAIN);
+	ph_registry_write();
+	ph_start(G.g);
+	ph_stub_answer(s, 0, NULL);
+	EXPECT_ACK(ph_send(G.g, "/gw/search", ph_wire(ph_msg("search", G.bap,
+	    NULL)), G.bap), "search 1");
+	ck_assert_int_eq(ph_stub_wait(s, 1, SLOW_MS), 1);
+	ph_settle();
+	if (proxy_idle(ph_px(G.g)))
+		PH_FAIL("idle while a BPP has not answered the fan-out");
+	ph_stub_release(s, 200, PH_ACK_BODY);
+	if (!ph_idle(G.g, SLOW_MS))
+		PH_FAIL("not idle once the BPP answered");
+	expect_counter(counters(G.g).gateway_forwarded, 1,
+	    "gateway_forwarded");
+
+	/* Two fan-outs in flight when the gateway is freed. */
+	ph_stub_answer(s, 0, NULL);
+	EXPECT_ACK(ph_send(G.g, "/gw/search", ph_wire(ph_msg("search", G.bap,
+	    NULL)), G.bap), "search 2");
+	EXPECT_ACK(ph_send(G.g, "/gw/search", ph_wire(ph_msg("search", G.bap,
+	    NULL)), G.bap), "search 3");
+	ck_assert_int_eq(ph_stub_wait(s, 3, SLOW_MS), 3);
+	ck_assert_int_eq(ph_stub_held(s), 2);
+	if (proxy_idle(ph_px(G.g)))
+		PH_FAIL("idle while a BPP has not answered the fan-outs");
+	ph_stop(G.g);
+	ph_stub_release(s, 200, PH_ACK_BODY);	/* too late */
+	ph_settle();
+	EXPECT_COUNT(s, 3, "searches at the BPP");
+}
+END_TEST
+
+/* ==== client listener odds and ends ================================== */
+
+/* The BPP's callback for the held call's select, from the peer stub. */
+static json_object *
+held_callback(int i)
+{
+	struct ph_req	*r = ph_stub_req(P.stub, i);
+
+	return callback_for(S.bap, P.bpp, ph_ctx(r->json, "message_id"),
+	    ph_ctx(r->json, "transaction_id"), "provider-for-bap.test");
+}
+
+/* ?sync=1 holds the call; sync=false or 0 does not; other query items
+ * are ignored; any other sync value is a 400, not a silent plain call. */
+START_TEST(out_sync_query_forms)
+{
+	static const char *const plain[] = { "?sync=0", "?foo=bar&sync=false",
+	    "?sync=true&sync=false" };
+	static const char *const bad[] = { "?sync", "?sync=yes", "?sync=" };
+	struct ph_call	*c;
+	const char	*body;
+	int		 i;
+
+	out_world();
+	ph_start(S.px);
+	body = app_select("select");
+	c = ph_call_async(ph_client(S.px), "POST", "/bap/select?sync=1&wait="
+	    "PT2S", body, strlen(body), NULL);
+	ck_assert_int_eq(ph_stub_wait(P.stub, 1, SLOW_MS), 1);
+	ph_settle();
+	if (c->done)
+		PH_FAIL("select?sync=1: answered before any callback: %s",
+		    ph_describe(c));
+	EXPECT_ACK(ph_send(S.px, "/bap/on_select",
+	    ph_wire(held_callback(0)), P.bpp), "on_select");
+	expect_sync_answer(c, S.bap->sid, "provider-for-bap.test",
+	    "select?sync=1");
+	for (i = 0; i < NELEM(plain); i++) {
+		c = ph_app(S.px, ph_fmt("/bap/select%s", plain[i]), body);
+		EXPECT_ACK(c, ph_fmt("select%s: not a sync call", plain[i]));
+		if (json_object_object_get_ex(c->json, "responses", NULL))
+			PH_FAIL("select%s was answered as a sync call: %s",
+			    plain[i], c->body);
+	}
+	for (i = 0; i < NELEM(bad); i++)
+		EXPECT_NACK(ph_app(S.px, ph_fmt("/bap/select%s", bad[i]), body),
+		    400, "30000", NULL, ph_fmt("select%s", bad[i]));
+	EXPECT_COUNT(P.stub, 1 + NELEM(plain), "selects at the BPP");
+}
+END_TEST
+
+/* sync=true without wait: context.ttl when it is a duration within 5
+ * minutes, else (over, zero, not a duration) 30 s; absent, the ttl the
+ * context is completed with.  A callback answers the call either way. */
+START_TEST(out_sync_ttl_fallback)
+{
+	static const char *const ttl[] = { "PT10M", "PT0S", "soon", NULL };
+	json_object	*m;
+	struct ph_call	*c;
+	const char	*body;
+
+	out_world();
+	ph_start(S.px);
+	m = ph_msg("select", S.bap, P.bpp);
+	ph_ctx_set(m, "ttl", ttl[_i]);
+	body = ph_wire(m);
+	c = ph_call_async(ph_client(S.px), "POST", "/bap/select?sync=true",
+	    body, strlen(body), NULL);
+	ck_assert_int_eq(ph_stub_wait(P.stub, 1, SLOW_MS), 1);
+	ph_settle();
+	if (c->done)
+		PH_FAIL("select?sync=true with ttl %s: answered before the "
+		    "callback: %s", ttl[_i] != NULL ? ttl[_i] : "(none)",
+		    ph_describe(c));
+	EXPECT_ACK(ph_send(S.px, "/bap/on_select",
+	    ph_wire(held_callback(0)), P.bpp), "on_select");
+	expect_sync_answer(c, S.bap->sid, "provider-for-bap.test",
+	    ph_fmt("select?sync=true with ttl %s", ttl[_i] != NULL ? ttl[_i] :
+	    "(none)"));
+}
+END_TEST
+
+/* The BPP calls back before its ACK reached us: the held call answers
+ * with that callback once the ACK is in. */
+START_TEST(out_sync_callback_before_ack)
+{
+	struct ph_call	*c;
+	const char	*body;
+
+	out_world();
+	ph_start(S.px);
+	ph_stub_answer(P.stub, 0, NULL);
+	body = app_select("select");
+	c = ph_call_async(ph_client(S.px), "POST",
+	    "/bap/select?sync=true&wait=PT5S", body, strlen(body), NULL);
+	ck_assert_int_eq(ph_stub_wait(P.stub, 1, SLOW_MS), 1);
+	EXPECT_ACK(ph_send(S.px, "/bap/on_select",
+	    ph_wire(held_callback(0)), P.bpp), "on_select "
+	    "before the BPP's ACK");
+	ph_settle();
+	if (c->done)
+		PH_FAIL("answered before the BPP's ACK: %s", ph_describe(c));
+	ph_stub_release(P.stub, 200, PH_ACK_BODY);
+	expect_sync_answer(c, S.bap->sid, "provider-for-bap.test",
+	    "select?sync=true, callback before the ACK");
+}
+END_TEST
+
+/* A held call takes only its own message's callback of the paired
+ * action. */
+START_TEST(out_sync_only_own_callback)
+{
+	struct ph_call	*c;
+	json_object	*cb;
+	const char	*body, *mid, *tid;
+
+	out_world();
+	ph_start(S.px);
+	body = app_select("select");
+	c = ph_call_async(ph_client(S.px), "POST",
+	    "/bap/select?sync=true&wait=PT5S", body, strlen(body), NULL);
+	ck_assert_int_eq(ph_stub_wait(P.stub, 1, SLOW_MS), 1);
+	mid = ph_ctx(ph_stub_req(P.stub, 0)->json, "message_id");
+	tid = ph_ctx(ph_stub_req(P.stub, 0)->json, "transaction_id");
+	cb = callback_for(S.bap, P.bpp, "5e1a7c3e-0000-4000-8000-0000000000aa",
+	    tid, "provider-other-message");
+	EXPECT_ACK(ph_send(S.px, "/bap/on_select", ph_wire(cb), P.bpp),
+	    "on_select of another message");
+	cb = ph_msg("on_init", S.bap, P.bpp);
+	ph_ctx_set(cb, "message_id", mid);
+	ph_ctx_set(cb, "transaction_id", tid);
+	EXPECT_ACK(ph_send(S.px, "/bap/on_init", ph_wire(cb), P.bpp),
+	    "on_init with the held select's message_id");
+	ph_settle();
+	if (c->done)
+		PH_FAIL("the held select took another callback: %s", c->body);
+	cb = callback_for(S.bap, P.bpp, mid, tid, "provider-own");
+	EXPECT_ACK(ph_send(S.px, "/bap/on_select", ph_wire(cb), P.bpp),
+	    "the select's own on_select");
+	expect_sync_answer(c, S.bap->sid, "provider-own", "held select");
+	EXPECT_COUNT(S.w_bap, 3, "every callback still goes to the webhook");
+}
+END_TEST
+
+/* A gateway has nothing to send on a client listener. */
+START_TEST(out_gateway_app_400)
+{
+	gw_world(NULL);
+	ph_start(G.g);
+	EXPECT_NACK(ph_app(G.g, "/gw/search", ph_wire(ph_msg("search", G.bap,
+	    NULL))), 400, "40001", NULL, "client: a gateway's app posting "
+	    "search");
+}
+END_TEST
+
+/* Where the schema does not ask for them (no ONEST policy), a select
+ * still needs bpp_id and bpp_uri to be routed. */
+START_TEST(out_select_route_fields)
+{
+	json_object	*m;
+
+	out_world();
+	ph_start(S.px);
+	m = ph_msg("select", S.bap, P.bpp);
+	ph_ctx_set(m, "domain", PLAIN_DOMAIN);
+	ph_ctx_set(m, "bpp_uri", NULL);
+	EXPECT_NACK(ph_app(S.px, "/bap/select", ph_wire(m)), 400, "30000",
+	    "/context/bpp_uri", "client: select with bpp_id, without "
+	    "bpp_uri");
+	ph_ctx_set(m, "bpp_id", NULL);
+	EXPECT_NACK(ph_app(S.px, "/bap/select", ph_wire(m)), 400, "30000",
+	    "/context/bpp_id", "client: select without bpp_id and bpp_uri");
+	EXPECT_COUNT(P.stub, 0, "selects that cannot be routed");
+}
+END_TEST
+
+/* The peer's word, read strictly: a bare NACK gets default code and
+ * message; an ACK with HTTP 500 is no ACK. */
+START_TEST(out_peer_answers)
+{
+	struct ph_call	*c;
+
+	out_world();
+	ph_start(S.px);
+	ph_stub_answer(P.stub, 200, "{\"message\":{\"ack\":{\"status\":"
+	    "\"NACK\"}}}");
+	c = ph_app(S.px, "/bap/select", app_select("select"));
+	EXPECT_NACK(c, 200, "30000", NULL, "client: the BPP NACKs without "
+	    "error");
+	expect_message(c, "NACK (HTTP 200)", "a bare NACK");
+	ph_stub_answer(P.stub, 500, PH_ACK_BODY);
+	c = ph_app(S.px, "/bap/select", app_select("select"));
+	EXPECT_NACK(c, 200, "30000", NULL, "client: the BPP answers ACK with "
+	    "HTTP 500");
+	expect_message(c, "HTTP 500", "ACK with HTTP 500");
+	expect_counter(counters(S.px).outbound_sent, 2, "outbound_sent (the "
+	    "peer's word relayed)");
+}
+END_TEST
+
+/* Gateways of the domain: a record without url is none; a url with a
+ * trailing '/' is not doubled; when every gateway NACKs, the first
+ * NACK is relayed. */
+START_TEST(out_search_gateways)
+{
+	struct ph_stub	*g1, *g2;
+	struct ph_party	*a, *b, *n;
+	struct ph_call	*c;
+
+	out_world();
+	g1 = ph_stub("gateway-1");
+	g2 = ph_stub("gateway-2");
+	a = ph_party("a.gw.test", "/ga");
+	b = ph_party("b.gw.test", "/gb");
+	n = ph_party("nourl.gw.test", "/gn");
+	snprintf(a->url, sizeof(a->url), "%s/ga/", ph_stub_url(g1));
+	snprintf(b->url, sizeof(b->url), "%s/gb", ph_stub_url(g2));
+	n->url[0] = '\0';
+	snprintf(S.gw_rec->domain, sizeof(S.gw_rec->domain), "other:domain");
+	ph_register(a, "BG", PH_DOMAIN);
+	ph_register(n, "BG", PH_DOMAIN);
+	ph_register(b, "BG", PH_DOMAIN);
+	ph_registry_write();
+	ph_start(S.px);
+	EXPECT_ACK(ph_app(S.px, "/bap/search", ph_wire(ph_msg("search", S.bap,
+	    NULL))), "client: search to two gateways");
+	EXPECT_COUNT(g1, 1, "gateway a");
+	EXPECT_COUNT(g2, 1, "gateway b");
+	ck_assert_str_eq(ph_stub_req(g1, 0)->uri, "/ga/search");
+	ck_assert_str_eq(ph_stub_req(g2, 0)->uri, "/gb/search");
+
+	ph_stub_answer(g1, 400, "{\"message\":{\"ack\":{\"status\":\"NACK\"}},"
+	    "\"error\":{\"code\":\"30001\",\"message\":\"gateway a says no\"}}");
+	ph_stub_answer(g2, 400, "{\"message\":{\"ack\":{\"status\":\"NACK\"}},"
+	    "\"error\":{\"code\":\"30002\",\"message\":\"gateway b says no\"}}");
+	c = ph_app(S.px, "/bap/search", ph_wire(ph_msg("search", S.bap,
+	    NULL)));
+	EXPECT_NACK(c, 200, "30001", NULL, "client: search both gateways "
+	    "NACK");
+	expect_message(c, "gateway a says no", "the first gateway's NACK");
+}
+END_TEST
+
+/* A search naming its BPP goes to that BPP, not to the gateways. */
+START_TEST(out_search_to_bpp)
+{
+	struct ph_stub	*gws;
+	struct ph_party	*g;
+
+	out_world();
+	gws = ph_stub("gateway");
+	g = ph_party("remote.gw.test", "/rgw");
+	snprintf(g->url, sizeof(g->url), "%s/rgw", ph_stub_url(gws));
+	ph_register(g, "BG", PH_DOMAIN);
+	ph_registry_write();
+	ph_start(S.px);
+	EXPECT_ACK(ph_app(S.px, "/bap/search", ph_wire(ph_msg("search", S.bap,
+	    P.bpp))), "client: search with bpp_id and bpp_uri");
+	EXPECT_COUNT(P.stub, 1, "the named BPP");
+	ck_assert_str_eq(ph_stub_req(P.stub, 0)->uri, "/pbpp/search");
+	EXPECT_COUNT(gws, 0, "the gateway, for a search naming its BPP");
+}
+END_TEST
+
+/* bpp_uri as registered but with a trailing '/': the same endpoint. */
+START_TEST(out_bpp_uri_trailing_slash)
+{
+	json_object	*m;
+
+	out_world();
+	ph_start(S.px);
+	m = ph_msg("select", S.bap, P.bpp);
+	ph_ctx_set(m, "bpp_uri", ph_fmt("%s/", P.bpp->url));
+	EXPECT_ACK(ph_app(S.px, "/bap/select", ph_wire(m)), "client: "
+	    "bpp_uri with a trailing '/'");
+	EXPECT_COUNT(P.stub, 1, "the BPP");
+	ck_assert_str_eq(ph_stub_req(P.stub, 0)->uri, "/pbpp/select");
+}
+END_TEST
+
+/* A BAP listing no domains: the app's context.domain goes as written,
+ * none is invented. */
+START_TEST(out_bap_without_domains)
+{
+	struct ph_party	*nb;
+	struct ph_proxy	*pp;
+	struct ph_stub	*w;
+	json_object	*m;
+	const char	*v;
+
+	out_world();
+	w = ph_stub("nodomain-webhook");
+	nb = ph_party("nodomain.bap.test", "/nbap");
+	ph_register(nb, "BAP", NULL);
+	ph_registry_write();
+	pp = ph_proxy("nodomain");
+	ph_host(pp, nb, "bap", w, "");
+	ph_start(pp);
+	m = ph_msg("select", nb, P.bpp);
+	ph_ctx_set(m, "domain", PLAIN_DOMAIN);
+	EXPECT_ACK(ph_app(pp, "/nbap/select", ph_wire(m)), "client: select "
+	    "in plain:domain from a BAP without domains");
+	ph_ctx_set(m, "domain", NULL);
+	ph_ctx_set(m, "message_id", "5e1a7c3e-0000-4000-8000-0000000000bb");
+	EXPECT_ACK(ph_app(pp, "/nbap/select", ph_wire(m)), "client: select "
+	    "without domain from a BAP without domains");
+	ck_assert_int_eq(ph_stub_wait(P.stub, 2, SLOW_MS), 2);
+	v = ph_ctx(ph_stub_req(P.stub, 0)->json, "domain");
+	ck_assert_msg(v != NULL && strcmp(v, PLAIN_DOMAIN) == 0, "domain %s",
+	    v != NULL ? v : "(none)");
+	v = ph_ctx(ph_stub_req(P.stub, 1)->json, "domain");
+	ck_assert_msg(v == NULL, "a domain was invented: %s", v);
+}
+END_TEST
+
+/* ==== registry, lifecycle ============================================ */
+
+/* No registry at all: nothing can be verified or routed -- 503; a
+ * reload that adds one puts it to work. */
+START_TEST(no_registry_503)
+{
+	const char	*body;
+	char		 err[1024];
+
+	out_world();
+	ph_set(S.px, "registry.file", NULL);
+	ph_start(S.px);
+	expect_refused(ph_send(S.px, "/bpp/select", ph_wire(req_msg("select")),
+	    S.sbap), 503, "40000", NULL, "select without a registry");
+	EXPECT_NACK(ph_app(S.px, "/bap/select", app_select("select")), 503,
+	    "40000", NULL, "client: select without a registry");
+	EXPECT_COUNT(P.stub, 0, "no registry");
+	ph_set(S.px, "registry.url", ph_fmt("\"%s\"", ph_registry_serve()));
+	if (ph_reload(S.px, err, sizeof(err)) == -1)
+		PH_FAIL("reload adding registry.url: %s", err);
+	body = ph_wire(req_msg("select"));
+	EXPECT_ACK(ph_send(S.px, "/bpp/select", body, S.sbap), "select after "
+	    "a reload added the registry");
+	expect_delivered(S.w_bpp, 0, "/hook/bpp/select", body, S.sbap,
+	    "select after the registry was added");
+	EXPECT_ACK(ph_app(S.px, "/bap/select", app_select("select")),
+	    "client: select after the registry was added");
+	EXPECT_COUNT(P.stub, 1, "the BPP after the registry was added");
+}
+END_TEST
+
+/* URL registry across reloads: unchanged registry.* keep the client and
+ * its cache; a changed one makes a new client. */
+START_TEST(r_registry_client_kept)
+{
+	char	 err[1024];
+	int	 n;
+
+	world();
+	ph_set(S.px, "registry.url", ph_fmt("\"%s\"", ph_registry_serve()));
+	ph_start(S.px);
+	EXPECT_ACK(ph_send(S.px, "/bpp/select", ph_wire(req_msg("select")),
+	    S.sbap), "select (the sender's key fetched)");
+	n = ph_registry_requests();
+	ck_assert_int_eq(n, 1);
+	ph_set(S.px, "limits.body_max", "64K");
+	if (ph_reload(S.px, err, sizeof(err)) == -1)
+		PH_FAIL("reload changing limits.body_max: %s", err);
+	EXPECT_ACK(ph_send(S.px, "/bpp/select", ph_wire(req_msg("select")),
+	    S.sbap), "select after a reload keeping registry.*");
+	if (ph_registry_requests() != n)
+		PH_FAIL("a reload that kept registry.* lost the cached key: %d "
+		    "registry requests, want %d", ph_registry_requests(), n);
+	ph_set(S.px, "registry.timeout", "3s");
+	if (ph_reload(S.px, err, sizeof(err)) == -1)
+		PH_FAIL("reload changing registry.timeout: %s", err);
+	if (proxy_snapshots(ph_px(S.px)) != 1)
+		PH_FAIL("%zu snapshots after two reloads with nothing in "
+		    "flight", proxy_snapshots(ph_px(S.px)));
+	EXPECT_ACK(ph_send(S.px, "/bpp/select", ph_wire(req_msg("select")),
+	    S.sbap), "select after a reload changing registry.timeout");
+	if (ph_registry_requests() != n + 1)
+		PH_FAIL("a reload changing registry.timeout kept the old "
+		    "client: %d registry requests, want %d",
+		    ph_registry_requests(), n + 1);
+	EXPECT_COUNT(S.w_bpp, 3, "selects around the reloads");
+}
+END_TEST
+
+static int
+call_finished(void *arg)
+{
+	struct ph_call	*c = arg;
+
+	return c->done || c->failed;
+}
+
+/*
+ * proxy_stop_accepting(): the listeners close (new connections are
+ * refused); what is in flight is answered; idle once it is.
+ */
+START_TEST(px_stop_accepting)
+{
+	struct ph_call	*co, *ci, *c;
+	const char	*body, *auth;
+	int		 net, cli, one = 1;
+
+	out_world();
+	ph_set(S.px, "registry.url", ph_fmt("\"%s\"", ph_registry_serve()));
+	ph_start(S.px);
+	if (proxy_registry_port(ph_px(S.px)) != -1)
+		PH_FAIL("a registry port without listen.registry");
+	net = ph_net(S.px);
+	cli = ph_client(S.px);
+	ph_stub_answer(P.stub, 0, NULL);
+	body = app_select("select");
+	co = ph_call_async(cli, "POST", "/bap/select", body, strlen(body),
+	    NULL);
+	ck_assert_int_eq(ph_stub_wait(P.stub, 1, SLOW_MS), 1);
+	ph_registry_mode(PH_REG_HOLD);
+	body = ph_wire(req_msg("select"));
+	auth = ph_sign(S.sbap, body, 0, 300);
+	ci = ph_call_async(net, "POST", "/bpp/select", body, strlen(body),
+	    (const char *const[]){ "Authorization", auth, NULL });
+	if (!ph_run_until(registry_holds, &one, ph_ms(SLOW_MS)))
+		PH_FAIL("the key lookup never reached the registry");
+
+	proxy_stop_accepting(ph_px(S.px));
+	c = ph_call(net, "POST", "/bpp/select", "{}", 2, NULL);
+	if (!c->failed)
+		PH_FAIL("network listener after stop_accepting: want the "
+		    "connection refused, got %s", ph_describe(c));
+	c = ph_call(cli, "POST", "/bap/select", "{}", 2, NULL);
+	if (!c->failed)
+		PH_FAIL("client listener after stop_accepting: want the "
+		    "connection refused, got %s", ph_describe(c));
+	if (proxy_idle(ph_px(S.px)))
+		PH_FAIL("idle with two requests in flight");
+
+	ph_stub_release(P.stub, 200, PH_ACK_BODY);
+	if (!ph_call_wait(co, SLOW_MS))
+		PH_FAIL("the select in flight: %s", ph_describe(co));
+	EXPECT_ACK(co, "the client select in flight at stop_accepting");
+	if (proxy_idle(ph_px(S.px)))
+		PH_FAIL("idle with a message waiting for the registry");
+	ph_registry_mode(PH_REG_RECORDS);
+	ph_registry_release();
+	if (!ph_call_wait(ci, SLOW_MS))
+		PH_FAIL("the select in flight: %s", ph_describe(ci));
+	EXPECT_ACK(ci, "the network select in flight at stop_accepting");
+	expect_delivered(S.w_bpp, 0, "/hook/bpp/select", body, S.sbap,
+	    "the select in flight at stop_accepting");
+	if (!ph_idle(S.px, SLOW_MS))
+		PH_FAIL("not idle once everything in flight was answered");
+}
+END_TEST
+
+/* proxy_free() with requests waiting for the registry and a peer: their
+ * connections close unanswered; nothing is delivered; the registry's and
+ * the peer's late answers find nothing (valgrind: no invalid access). */
+START_TEST(px_free_in_flight)
+{
+	struct ph_call	*cs, *ci, *co;
+	const char	*body, *auth;
+	int		 two = 2;
+
+	out_world();
+	ph_set(S.px, "registry.url", ph_fmt("\"%s\"", ph_registry_serve()));
+	ph_start(S.px);
+	ph_stub_answer(P.stub, 0, NULL);
+	body = app_select("select");
+	cs = ph_call_async(ph_client(S.px), "POST",
+	    "/bap/select?sync=true&wait=PT30S", body, strlen(body), NULL);
+	ck_assert_int_eq(ph_stub_wait(P.stub, 1, SLOW_MS), 1);
+	ph_registry_mode(PH_REG_HOLD);
+	body = ph_wire(req_msg("select"));
+	auth = ph_sign(S.sbap, body, 0, 300);
+	ci = ph_call_async(ph_net(S.px), "POST", "/bpp/select", body,
+	    strlen(body), (const char *const[]){ "Authorization", auth, NULL });
+	body = ph_wire(ph_msg("select", S.bap, S.obpp));
+	co = ph_call_async(ph_client(S.px), "POST", "/bap/select", body,
+	    strlen(body), NULL);
+	if (!ph_run_until(registry_holds, &two, ph_ms(SLOW_MS)))
+		PH_FAIL("want 2 lookups held at the registry, got %d",
+		    ph_registry_held());
+	ph_stop(S.px);
+	ph_run_until(call_finished, cs, ph_ms(SLOW_MS));
+	ph_run_until(call_finished, ci, ph_ms(SLOW_MS));
+	ph_run_until(call_finished, co, ph_ms(SLOW_MS));
+	if (!cs->failed || !ci->failed || !co->failed)
+		PH_FAIL("freed with requests in flight: want their connections "
+		    "closed unanswered, got sync select: %s; network select: "
+		    "%s; client select: %s", cs->failed ? "closed" :
+		    ph_describe(cs), ci->failed ? "closed" : ph_describe(ci),
+		    co->failed ? "closed" : ph_describe(co));
+	/* Late answers find nothing (valgrind: no invalid access). */
+	ph_stub_release(P.stub, 200, PH_ACK_BODY);
+	ph_registry_mode(PH_REG_RECORDS);
+	ph_registry_release();
+	ph_settle();
+	EXPECT_COUNT(S.w_bpp, 0, "a message freed before its key came");
+}
+END_TEST
+
+/* A process serving only the registry (/lookup from registry.file). */
+START_TEST(px_registry_only)
+{
+	struct ph_proxy	*pp;
+	struct ph_party	*a, *b;
+	struct ph_call	*c;
+	char		 err[1024];
+	const char	*q;
+	int		 port;
+
+	a = ph_party("a.bpp.test", "/a");
+	b = ph_party("b.bpp.test", "/b");
+	ph_register(a, "BPP", PH_DOMAIN);
+	ph_registry_write();
+	pp = ph_proxy("registry");
+	ph_set(pp, "listen.network", NULL);
+	ph_set(pp, "listen.client", NULL);
+	ph_set(pp, "listen.registry", "\"127.0.0.1:0\"");
+	ph_start(pp);
+	if (ph_net(pp) != -1 || ph_client(pp) != -1)
+		PH_FAIL("a registry-only process reports ports %d/%d, want "
+		    "-1/-1", ph_net(pp), ph_client(pp));
+	port = proxy_registry_port(ph_px(pp));
+	q = "{\"type\":\"BPP\"}";
+	c = ph_call(port, "POST", "/lookup", q, strlen(q), NULL);
+	if (!c->done || c->json == NULL ||
+	    !json_object_is_type(c->json, json_type_array) ||
+	    json_object_array_length(c->json) != 1)
+		PH_FAIL("POST /lookup: want a.bpp.test's record, got %s",
+		    ph_describe(c));
+	ph_register(b, "BPP", PH_DOMAIN);
+	ph_registry_write();
+	ph_set(pp, "limits.body_max", "64K");
+	if (ph_reload(pp, err, sizeof(err)) == -1)
+		PH_FAIL("reload of a registry-only process: %s", err);
+	c = ph_call(port, "POST", "/lookup", q, strlen(q), NULL);
+	if (!c->done || c->json == NULL ||
+	    !json_object_is_type(c->json, json_type_array) ||
+	    json_object_array_length(c->json) != 2)
+		PH_FAIL("POST /lookup after a reload adding b.bpp.test: want "
+		    "2 records, got %s", ph_describe(c));
+	proxy_stop_accepting(ph_px(pp));
+	if (!proxy_idle(ph_px(pp)))
+		PH_FAIL("a registry-only process is not idle");
+}
+END_TEST
+
+/* proxy_new on a busy client or registry port names the key. */
+START_TEST(px_new_port_busy)
+{
+	static const char *const key[] = { "listen.client",
+	    "listen.registry" };
+	struct ph_stub	*busy;
+	struct conf	*c;
+	struct proxy	*px;
+	char		 err[1024];
+
+	world();
+	busy = ph_stub("busy");
+	ph_set(S.px, key[_i], ph_fmt("\"127.0.0.1:%d\"", ph_stub_port(busy)));
+	ph_write_conf(S.px);
+	ck_assert_ptr_nonnull(c = conf_load(ph_conf_path(S.px), err,
+	    sizeof(err)));
+	px = proxy_new(ph_base(), c, NULL, err, sizeof(err));
+	if (px != NULL) {
+		proxy_free(px);
+		PH_FAIL("proxy_new listened on a port already in use (%s)",
+		    key[_i]);
+	}
+	conf_free(c);
+	if (strstr(err, key[_i]) == NULL)
+		PH_FAIL("proxy_new on a busy port should name %s: %s",
+		    key[_i], err);
+}
+END_TEST
+
 /* ==== the suite ======================================================= */
 
 static TCase *
@@ -2100,6 +3589,8 @@ proxy_suite(void)
 	tcase_add_loop_test(t, out_not_own_sender, 0, NELEM(not_own));
 	tcase_add_test(t, out_schema_invalid);
 	tcase_add_test(t, out_unregistered_bpp_uri);
+	tcase_add_test(t, out_client_token);
+	tcase_add_test(t, out_own_client_listener);
 	tcase_add_test(t, out_registry_down);
 	tcase_add_test(t, out_peer_unreachable);
 	tcase_add_test(t, out_peer_timeout);
@@ -2128,6 +3619,57 @@ proxy_suite(void)
 	tcase_add_test(t, px_new_listen_busy);
 	tcase_add_test(t, px_new_registry_missing);
 	tcase_add_test(t, lookup_endpoint);
+
+	/* Issue 9's coverage: behaviour the tests above leave out. */
+	t = tc(s, "edges");
+	tcase_add_test(t, px_counters);
+	tcase_add_test(t, route_action_shape_404);
+	tcase_add_test(t, in_json_trailing);
+	tcase_add_test(t, out_json_trailing);
+	tcase_add_test(t, in_context_shape);
+	tcase_add_test(t, in_message_id_not_string);
+	tcase_add_test(t, in_schema_root_error);
+	tcase_add_test(t, in_builtin_schemas);
+	tcase_add_test(t, px_new_schemas_missing);
+	tcase_add_test(t, in_replay_off);
+	tcase_add_test(t, in_no_message_id);
+	tcase_add_test(t, in_bind_sender_missing);
+	tcase_add_test(t, in_bind_callback_no_bap_id);
+	tcase_add_test(t, in_bind_two_records_neither);
+	tcase_add_test(t, in_participant_domains);
+	tcase_add_test(t, in_cached_key_wrong_signature);
+	tcase_add_test(t, in_gw_key_rotated);
+	tcase_add_test(t, in_replay_quota);
+
+	t = tc(s, "gateway-edges");
+	tcase_add_test(t, gw_bpp_outcomes);
+	tcase_add_test(t, gw_no_bpp_in_domain);
+	tcase_add_test(t, gw_search_without_message_id);
+	tcase_add_test(t, gw_no_domains_search_without_domain);
+	tcase_add_test(t, gw_registry_down_for_bpps);
+	tcase_add_test(t, gw_replay_race);
+	tcase_add_test(t, gw_fanout_in_flight);
+
+	t = tc(s, "client-edges");
+	tcase_add_test(t, out_sync_query_forms);
+	tcase_add_loop_test(t, out_sync_ttl_fallback, 0, 4);
+	tcase_add_test(t, out_sync_callback_before_ack);
+	tcase_add_test(t, out_sync_only_own_callback);
+	tcase_add_test(t, out_gateway_app_400);
+	tcase_add_test(t, out_select_route_fields);
+	tcase_add_test(t, out_peer_answers);
+	tcase_add_test(t, out_search_gateways);
+	tcase_add_test(t, out_search_to_bpp);
+	tcase_add_test(t, out_bpp_uri_trailing_slash);
+	tcase_add_test(t, out_bap_without_domains);
+
+	t = tc(s, "lifecycle-edges");
+	tcase_add_test(t, no_registry_503);
+	tcase_add_test(t, r_registry_client_kept);
+	tcase_add_test(t, px_stop_accepting);
+	tcase_add_test(t, px_free_in_flight);
+	tcase_add_test(t, px_registry_only);
+	tcase_add_loop_test(t, px_new_port_busy, 0, 2);
 	return s;
 }
 

@@ -54,6 +54,8 @@ struct ph_proxy {
 	char		*conf_path;
 	struct ph_host	 hosts[PH_MAX_HOSTS];
 	size_t		 nhosts;
+	int		 schemas_set;	/* ph_schemas() called */
+	char		*schemas;	/* NULL: built-in */
 	char		*keys[PH_MAX_KEYS];
 	char		*vals[PH_MAX_KEYS];
 	size_t		 nkeys;
@@ -92,6 +94,8 @@ static struct world {
 	char			 reg_url[64];
 	enum ph_reg_mode	 reg_mode;
 	int			 reg_requests;
+	struct evhttp_request	**reg_held;
+	int			 reg_nheld;
 } W;
 
 static struct clock	 ph_clock = { clock_manual_now_ms, &W.now_ms };
@@ -202,6 +206,7 @@ proxy_spec_free(struct ph_proxy *pp)
 	size_t	 i;
 
 	proxy_free(pp->px);
+	free(pp->schemas);
 	for (i = 0; i < pp->nhosts; i++)
 		free(pp->hosts[i].domains);
 	for (i = 0; i < pp->nkeys; i++) {
@@ -225,6 +230,11 @@ ph_teardown(void)
 		call_free(W.calls.v[i]);
 	for (i = 0; i < W.stubs.n; i++)
 		stub_free(W.stubs.v[i]);
+	/* Held lookups first: evhttp frees an orphaned request only by its
+	 * reply. */
+	while (W.reg_nheld > 0)
+		reply(W.reg_held[--W.reg_nheld], 503, NULL);
+	free(W.reg_held);
 	if (W.reg_http != NULL)
 		evhttp_free(W.reg_http);
 	for (i = 0; i < W.parties.n; i++) {
@@ -476,29 +486,47 @@ reply(struct evhttp_request *req, int status, const char *body)
 	evbuffer_free(b);
 }
 
-/* A deployed registry's filter; type compared case-insensitively. */
+/* A held lookup's connection went away: forget the lookup. */
 static void
-reg_handler(struct evhttp_request *req, void *arg)
+reg_closecb(struct evhttp_connection *con, void *arg)
+{
+	int	 i;
+
+	for (i = 0; i < W.reg_nheld; i++) {
+		if (evhttp_request_get_connection(W.reg_held[i]) != con)
+			continue;
+		W.reg_held[i--] = W.reg_held[--W.reg_nheld];
+	}
+}
+
+static json_object *
+reg_query(struct evhttp_request *req)
 {
 	struct evbuffer	*in = evhttp_request_get_input_buffer(req);
-	json_object	*q, *all, *out, *rec;
-	const char	*want, *have;
-	static const char *const exact[] = { "subscriber_id", "domain",
-	    "ukId" };
+	json_object	*q;
 	char		*text;
-	size_t		 len = evbuffer_get_length(in), i, j;
-	int		 ok;
+	size_t		 len = evbuffer_get_length(in);
 
-	W.reg_requests++;
-	if (W.reg_mode == PH_REG_500) {
-		reply(req, 500, "{\"error\":\"registry down\"}");
-		return;
-	}
 	text = xmalloc(len + 1);
 	evbuffer_copyout(in, text, len);
 	text[len] = '\0';
 	q = json_tokener_parse(text);
 	free(text);
+	return q;
+}
+
+/* A deployed registry's filter; type compared case-insensitively. */
+static void
+reg_answer(struct evhttp_request *req)
+{
+	json_object	*q, *all, *out, *rec;
+	const char	*want, *have;
+	static const char *const exact[] = { "subscriber_id", "domain",
+	    "ukId" };
+	size_t		 i, j;
+	int		 ok;
+
+	q = reg_query(req);
 	all = records_json();
 	out = json_object_new_array();
 	for (i = 0; i < json_object_array_length(all); i++) {
@@ -521,6 +549,60 @@ reg_handler(struct evhttp_request *req, void *arg)
 	json_object_put(out);
 	json_object_put(all);
 	json_object_put(q);
+}
+
+static void
+reg_handler(struct evhttp_request *req, void *arg)
+{
+	json_object	*q;
+	int		 list;
+
+	W.reg_requests++;
+	switch (W.reg_mode) {
+	case PH_REG_500:
+		reply(req, 500, "{\"error\":\"registry down\"}");
+		return;
+	case PH_REG_HOLD:
+		W.reg_held = xreallocarray(W.reg_held, (size_t)W.reg_nheld + 1,
+		    sizeof(*W.reg_held));
+		W.reg_held[W.reg_nheld++] = req;
+		evhttp_connection_set_closecb(
+		    evhttp_request_get_connection(req), reg_closecb, NULL);
+		return;
+	case PH_REG_LISTS_500:
+		q = reg_query(req);
+		list = jstr(q, "type") != NULL;
+		json_object_put(q);
+		if (list) {
+			reply(req, 500, "{\"error\":\"lists down\"}");
+			return;
+		}
+		break;
+	default:
+		break;
+	}
+	reg_answer(req);
+}
+
+int
+ph_registry_held(void)
+{
+	return W.reg_nheld;
+}
+
+void
+ph_registry_release(void)
+{
+	struct evhttp_request	*req;
+
+	while (W.reg_nheld > 0) {
+		req = W.reg_held[0];
+		memmove(&W.reg_held[0], &W.reg_held[1],
+		    (size_t)--W.reg_nheld * sizeof(W.reg_held[0]));
+		evhttp_connection_set_closecb(
+		    evhttp_request_get_connection(req), NULL, NULL);
+		reg_answer(req);
+	}
 }
 
 static struct evhttp *
@@ -561,6 +643,8 @@ void
 ph_registry_mode(enum ph_reg_mode m)
 {
 	if (m == PH_REG_CLOSED) {
+		while (W.reg_nheld > 0)
+			reply(W.reg_held[--W.reg_nheld], 503, NULL);
 		if (W.reg_http != NULL)
 			evhttp_free(W.reg_http);
 		W.reg_http = NULL;
@@ -886,9 +970,15 @@ write_conf(const struct ph_proxy *pp)
 			    pp->vals[j]);
 		}
 	}
-	fprintf(f, "schemas:\n");
-	for (i = 0; i < sizeof(schemas) / sizeof(schemas[0]); i++)
-		fprintf(f, "  - \"%s/%s\"\n", test_srcdir(), schemas[i]);
+	if (pp->schemas_set) {
+		if (pp->schemas != NULL)
+			fprintf(f, "schemas:\n  - \"%s\"\n", pp->schemas);
+	} else {
+		fprintf(f, "schemas:\n");
+		for (i = 0; i < sizeof(schemas) / sizeof(schemas[0]); i++)
+			fprintf(f, "  - \"%s/%s\"\n", test_srcdir(),
+			    schemas[i]);
+	}
 	if (pp->nhosts > 0)
 		fprintf(f, "participants:\n");
 	for (i = 0; i < pp->nhosts; i++) {
@@ -907,6 +997,21 @@ write_conf(const struct ph_proxy *pp)
 			fprintf(f, "    domains: [%s]\n", h->domains);
 	}
 	ck_assert_int_eq(fclose(f), 0);
+}
+
+void
+ph_schemas(struct ph_proxy *pp, const char *file)
+{
+	free(pp->schemas);
+	pp->schemas = file != NULL ? xstrdup(file) : NULL;
+	pp->schemas_set = 1;
+}
+
+void
+ph_stop(struct ph_proxy *pp)
+{
+	proxy_free(pp->px);
+	pp->px = NULL;
 }
 
 void
@@ -1087,6 +1192,19 @@ ph_sign_key(const struct sig_key *key, const char *sid, const char *kid,
 
 	h = sig_sign_header(key, sid, kid, created, created + ttl_s, body,
 	    strlen(body), NULL);
+	ck_assert_ptr_nonnull(h);
+	return ph_keep(h);
+}
+
+const char *
+ph_sign_bytes(const struct ph_party *p, const char *body, size_t len,
+    int64_t created_s, int64_t ttl_s)
+{
+	int64_t	 created = W.now_ms / 1000 + created_s;
+	char	*h;
+
+	h = sig_sign_header(p->key, p->sid, p->kid, created, created + ttl_s,
+	    body, len, NULL);
 	ck_assert_ptr_nonnull(h);
 	return ph_keep(h);
 }

@@ -98,11 +98,23 @@ struct ph_rec	*ph_register(struct ph_party *, const char *type,
 void		 ph_registry_write(void);
 const char	*ph_registry_file(void);
 
-/* The stub URL registry (POST /lookup, filtering like a real one). */
-enum ph_reg_mode { PH_REG_RECORDS, PH_REG_500, PH_REG_CLOSED };
+/*
+ * The stub URL registry (POST /lookup, filtering like a real one).
+ *   PH_REG_RECORDS    answers with the matching records
+ *   PH_REG_500        answers every lookup 500
+ *   PH_REG_CLOSED     does not listen
+ *   PH_REG_HOLD       holds every lookup until ph_registry_release()
+ *   PH_REG_LISTS_500  answers key lookups, 500 to list lookups (by type)
+ */
+enum ph_reg_mode { PH_REG_RECORDS, PH_REG_500, PH_REG_CLOSED, PH_REG_HOLD,
+    PH_REG_LISTS_500 };
 const char	*ph_registry_serve(void);	/* start it; its base URL */
 void		 ph_registry_mode(enum ph_reg_mode);
 int		 ph_registry_requests(void);
+/* Lookups held now (PH_REG_HOLD); answer them with the records (the mode
+ * stays). */
+int		 ph_registry_held(void);
+void		 ph_registry_release(void);
 
 /* ---- stub HTTP servers: webhooks and peers -------------------------- */
 
@@ -152,8 +164,13 @@ void		 ph_host(struct ph_proxy *, struct ph_party *, const char *role,
 void		 ph_set(struct ph_proxy *, const char *key, const char *value);
 /* Only write the configuration file (for tests calling conf_load()). */
 void		 ph_write_conf(struct ph_proxy *);
+/* Schemas: NULL = no `schemas` key (the built-in set); else one file
+ * (the default is the project's core + ONEST files). */
+void		 ph_schemas(struct ph_proxy *, const char *file);
 /* Write the file, conf_load() and proxy_new() (asserts success). */
 void		 ph_start(struct ph_proxy *);
+/* proxy_free() now, whatever is in flight (as at exit). */
+void		 ph_stop(struct ph_proxy *);
 /* Write the file again and proxy_reload() it: 0, or -1 with err set. */
 int		 ph_reload(struct ph_proxy *, char *err, size_t errlen);
 /* Point the hosted parties' subscriber_urls (conf and registry) at the
@@ -189,6 +206,9 @@ char		*ph_replace(const char *s, const char *from, const char *to);
  * expires = created + ttl_s (world-owned). */
 const char	*ph_sign(const struct ph_party *, const char *body,
 		    int64_t created_s, int64_t ttl_s);
+/* Over len bytes (a NUL inside allowed). */
+const char	*ph_sign_bytes(const struct ph_party *, const char *body,
+		    size_t len, int64_t created_s, int64_t ttl_s);
 /* Same with any key and ids. */
 const char	*ph_sign_key(const struct sig_key *, const char *sid,
 		    const char *kid, const char *body, int64_t created_s,

@@ -103,8 +103,9 @@ forwarded(const struct http_client_response *resp, void *arg)
 		fo->px->stats.gateway_failed++;
 		log_warn("gateway: search %s to %s: HTTP %ld, %s%s%s",
 		    fo->message_id, t->url, resp->status,
-		    r.status == BECKN_REPLY_NACK ? "NACK" : "no Beckn ACK",
-		    r.message != NULL ? ": " : "",
+		    r.status == BECKN_REPLY_NACK ? "NACK" :
+		    r.status == BECKN_REPLY_ACK ? "ACK with a non-2xx status" :
+		    "no Beckn ACK", r.message != NULL ? ": " : "",
 		    r.message != NULL ? r.message : "");
 		beckn_reply_clear(&r);
 	} else {

@@ -288,24 +288,35 @@ st_query(struct outbound *ob)
 {
 	const char	*q = http_request_query(ob->req);
 	char		*copy, *tok, *save, *eq;
-	int		 bad = 0;
+	int		 bad = 0, badsync = 0;
 
 	if (q == NULL)
 		return ST_NEXT;
 	copy = xstrdup(q);
-	for (tok = strtok_r(copy, "&", &save); tok != NULL && !bad;
+	for (tok = strtok_r(copy, "&", &save); tok != NULL && !bad &&
+	    !badsync;
 	    tok = strtok_r(NULL, "&", &save)) {
 		if ((eq = strchr(tok, '=')) != NULL)
 			*eq++ = '\0';
-		if (strcmp(tok, "sync") == 0)
-			ob->sync = eq != NULL && (strcmp(eq, "true") == 0 ||
-			    strcmp(eq, "1") == 0);
+		if (strcmp(tok, "sync") == 0) {
+			if (eq != NULL && (strcmp(eq, "true") == 0 ||
+			    strcmp(eq, "1") == 0))
+				ob->sync = 1;
+			else if (eq != NULL && (strcmp(eq, "false") == 0 ||
+			    strcmp(eq, "0") == 0))
+				ob->sync = 0;
+			else
+				badsync = 1;
+		}
 		else if (strcmp(tok, "wait") == 0)
 			bad = eq == NULL || duration_parse(eq, &ob->wait_ms) ==
 			    -1 || ob->wait_ms <= 0 ||
 			    ob->wait_ms > SYNC_WAIT_MAX_MS;
 	}
 	free(copy);
+	if (badsync)
+		return fail(ob, BECKN_ERR_CONTEXT, NULL, "sync must be true, "
+		    "1, false or 0");
 	if (bad)
 		return fail(ob, BECKN_ERR_CONTEXT, NULL, "wait must be a "
 		    "duration up to 5 minutes (e.g. PT5S)");
@@ -494,8 +505,7 @@ sync_done(json_object *responses, void *arg)
 
 	ob->sw = NULL;
 	ob->responses = json_object_get(responses);
-	if (ob->npending == 0)
-		outbound_run(ob);
+	outbound_run(ob);	/* forward waits on if peers still answer */
 }
 
 static void
