@@ -1395,6 +1395,34 @@ START_TEST(out_own_client_listener)
 }
 END_TEST
 
+/* The same through a wildcard client listener: every local address. */
+START_TEST(out_own_client_listener_wildcard)
+{
+	const char	*tok[] = { "Authorization", "Bearer "
+			    "0123456789abcdef0123", NULL };
+	struct ph_call	*c;
+	const char	*body;
+	char		 err[1024];
+
+	out_world();
+	ph_set(S.px, "listen.client", "\"0.0.0.0:0\"");
+	ph_set(S.px, "listen.client_allow_remote", "true");
+	ph_set(S.px, "listen.client_token", "\"0123456789abcdef0123\"");
+	ph_start(S.px);
+	snprintf(P.bpp->url, sizeof(P.bpp->url), "http://localhost:%d/bap",
+	    ph_client(S.px));
+	ph_registry_write();
+	if (ph_reload(S.px, err, sizeof(err)) == -1)
+		PH_FAIL("reload: %s", err);
+	body = ph_wire(ph_msg("select", S.bap, P.bpp));
+	c = ph_call(ph_client(S.px), "POST", "/bap/select", body,
+	    strlen(body), tok);
+	EXPECT_NACK(c, 400, "30000", NULL, "select to a BPP at localhost on "
+	    "the wildcard client listener's port");
+	EXPECT_COUNT(P.stub, 0, "the stub peer");
+}
+END_TEST
+
 START_TEST(out_registry_down)
 {
 	out_world();
@@ -3591,6 +3619,7 @@ proxy_suite(void)
 	tcase_add_test(t, out_unregistered_bpp_uri);
 	tcase_add_test(t, out_client_token);
 	tcase_add_test(t, out_own_client_listener);
+	tcase_add_test(t, out_own_client_listener_wildcard);
 	tcase_add_test(t, out_registry_down);
 	tcase_add_test(t, out_peer_unreachable);
 	tcase_add_test(t, out_peer_timeout);
