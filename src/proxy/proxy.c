@@ -57,6 +57,13 @@ deliver_conf(const struct conf *c, struct deliver_conf *dc)
 	dc->backoff_ms = c->webhook_backoff_ms;
 	dc->backoff_max_ms = c->webhook_backoff_max_ms;
 	dc->queue_size = c->queue_size;
+	dc->queue_bytes = c->queue_bytes;
+	dc->max_attempts = c->webhook_max_attempts;
+	dc->max_age_ms = c->webhook_max_age_ms;
+	dc->max_inflight = c->webhook_max_inflight;
+	dc->dead_max = c->dead_letters;
+	dc->dead_bytes = c->dead_letter_bytes;
+	proxy_http_client_conf(c, &dc->http);
 }
 
 static void
@@ -118,7 +125,7 @@ proxy_new(struct event_base *base, struct conf *c, const struct clock *clock,
 	proxy_http_client_conf(c, &hcc);
 	px->http = http_client_new(base, &hcc);
 	deliver_conf(c, &dc);
-	px->deliver = deliver_new(base, px->http, &dc, &px->stats.deliver);
+	px->deliver = deliver_new(base, &dc, &px->stats.deliver, NULL, clock);
 	px->sync = sync_table_new(base);
 
 	if (c->listen_registry != NULL) {

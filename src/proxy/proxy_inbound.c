@@ -740,6 +740,7 @@ st_decide(struct inbound *in)
 	m.sender = in->sender;
 	m.message_id = in->message_id;
 	m.transaction_id = in->transaction_id;
+	m.len = in->rawlen;
 	if ((in->dl = deliver_prepare(in->px->deliver, &m)) == NULL)
 		return fail(in, BECKN_ERR_BUSY, NULL,
 		    "delivery queue full; retry "
