@@ -704,6 +704,50 @@ START_TEST(missing_file)
 }
 END_TEST
 
+/* Issue 10's delivery keys: defaults, values and bounds. */
+START_TEST(delivery_limits)
+{
+	char		 err[512], text[2048];
+	struct conf	*c;
+
+	snprintf(text, sizeof(text), "%s", base_participant);
+	ck_assert_ptr_nonnull(c = conf_load(write_conf("d0.yaml", text), err,
+	    sizeof(err)));
+	ck_assert_uint_eq(c->queue_size, 10000);
+	ck_assert_uint_eq(c->queue_bytes, 64u << 20);
+	ck_assert_int_eq(c->webhook_retries, 0);
+	ck_assert_int_eq(c->webhook_max_attempts, 0);
+	ck_assert_int_eq(c->webhook_max_age_ms, 24LL * 3600 * 1000);
+	ck_assert_int_eq(c->webhook_max_inflight, 16);
+	ck_assert_uint_eq(c->dead_letters, 1000);
+	ck_assert_uint_eq(c->dead_letter_bytes, 64u << 20);
+	conf_free(c);
+
+	snprintf(text, sizeof(text), "delivery: { queue_bytes: 1MiB, "
+	    "max_attempts: 5, max_age: 2h, max_inflight: 4, dead_letters: 0, "
+	    "dead_letter_bytes: 0 }\n%s", base_participant);
+	ck_assert_ptr_nonnull(c = conf_load(write_conf("d1.yaml", text), err,
+	    sizeof(err)));
+	ck_assert_uint_eq(c->queue_bytes, 1u << 20);
+	ck_assert_int_eq(c->webhook_max_attempts, 5);
+	ck_assert_int_eq(c->webhook_max_age_ms, 2LL * 3600 * 1000);
+	ck_assert_int_eq(c->webhook_max_inflight, 4);
+	ck_assert_uint_eq(c->dead_letters, 0);
+	ck_assert_uint_eq(c->dead_letter_bytes, 0);
+	conf_free(c);
+
+	snprintf(text, sizeof(text), "delivery:\n  max_age: 30s\n%s",
+	    base_participant);
+	expect_error(text, 2, "delivery.max_age");
+	snprintf(text, sizeof(text), "delivery:\n  max_age: 31d\n%s",
+	    base_participant);
+	expect_error(text, 2, "1m to 30d");
+	snprintf(text, sizeof(text), "delivery:\n  max_inflight: 0\n%s",
+	    base_participant);
+	expect_error(text, 2, "delivery.max_inflight");
+}
+END_TEST
+
 /*
  * `becknd register` writes records that `becknd lookup` (the daemon's own
  * registry client) accepts; running it again replaces, not duplicates.
@@ -781,6 +825,7 @@ main(void)
 	tcase_add_test(tc, missing_file);
 	tcase_add_test(tc, client_listener_exposure);
 	tcase_add_test(tc, memory_max_default);
+	tcase_add_test(tc, delivery_limits);
 	tcase_add_test(tc, register_then_lookup);
 	suite_add_tcase(s, tc);
 	if (mkdtemp(dir) == NULL)

@@ -946,9 +946,11 @@ START_TEST(in_webhook_4xx_final)
 }
 END_TEST
 
-/* delivery.retries N: N + 1 attempts, then the message is dropped. */
+/* delivery.retries N: N + 1 attempts, then the message is a dead letter. */
 START_TEST(in_webhook_retries_limit)
 {
+	struct proxy_counters	 pc;
+
 	world();
 	ph_set(S.px, "delivery.retries", "1");
 	ph_start(S.px);
@@ -960,6 +962,9 @@ START_TEST(in_webhook_retries_limit)
 	ph_run_for(ph_ms(300));
 	EXPECT_COUNT(S.w_bpp, 2, "delivery.retries 1 against a webhook "
 	    "answering 503");
+	proxy_counters(ph_px(S.px), &pc);
+	ck_assert_uint_eq(pc.delivery_dead, 1);
+	ck_assert_uint_eq(pc.delivery_dropped, 0);
 }
 END_TEST
 

@@ -138,6 +138,15 @@ static const struct conf_key conf_keys[] = {
 	    100 * MS, 1 * HOUR),
 	CN("delivery.shutdown_timeout", CK_DURATION, shutdown_timeout_ms,
 	    0, 1 * HOUR),
+	CN("delivery.queue_bytes", CK_SIZE, queue_bytes, 64LL << 10,
+	    64LL << 30),
+	CN("delivery.max_attempts", CK_INT, webhook_max_attempts, 0, 1000000),
+	CN("delivery.max_age", CK_DURATION, webhook_max_age_ms, 1 * MINUTE,
+	    30 * DAY),
+	CN("delivery.max_inflight", CK_INT, webhook_max_inflight, 1, 1024),
+	CN("delivery.dead_letters", CK_SIZE_T, dead_letters, 0, 1000000),
+	CN("delivery.dead_letter_bytes", CK_SIZE, dead_letter_bytes, 0,
+	    64LL << 30),
 	C("log.level", CK_LOGLEVEL, log_level, 0),
 	P("participants[].subscriber_id", CK_STR, subscriber_id, 0),
 	P("participants[].key_id", CK_STR, key_id, 0),
@@ -897,6 +906,12 @@ conf_defaults(struct conf *c)
 	c->queue_size = 10000;
 	c->upstream_timeout_ms = 10000;
 	c->shutdown_timeout_ms = 10000;
+	c->queue_bytes = 64u << 20;
+	c->webhook_max_attempts = 0;	/* until max_age */
+	c->webhook_max_age_ms = 24 * HOUR;
+	c->webhook_max_inflight = 16;
+	c->dead_letters = 1000;
+	c->dead_letter_bytes = 64u << 20;
 	c->log_level = LOG_LVL_INFO;
 }
 

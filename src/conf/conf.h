@@ -85,6 +85,12 @@ struct conf {
 	size_t		 queue_size;
 	int64_t		 upstream_timeout_ms;
 	int64_t		 shutdown_timeout_ms;
+	size_t		 queue_bytes;		/* per participant */
+	int		 webhook_max_attempts;	/* 0: no limit */
+	int64_t		 webhook_max_age_ms;
+	int		 webhook_max_inflight;	/* per participant */
+	size_t		 dead_letters;
+	size_t		 dead_letter_bytes;
 
 	enum log_level	 log_level;
 

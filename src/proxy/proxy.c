@@ -144,7 +144,8 @@ own_addresses(struct proxy *px)
 }
 
 static void
-deliver_conf(const struct conf *c, struct deliver_conf *dc)
+deliver_conf(const struct proxy *px, const struct conf *c,
+    struct deliver_conf *dc)
 {
 	memset(dc, 0, sizeof(*dc));
 	dc->timeout_ms = c->webhook_timeout_ms;
@@ -152,6 +153,14 @@ deliver_conf(const struct conf *c, struct deliver_conf *dc)
 	dc->backoff_ms = c->webhook_backoff_ms;
 	dc->backoff_max_ms = c->webhook_backoff_max_ms;
 	dc->queue_size = c->queue_size;
+	dc->queue_bytes = c->queue_bytes;
+	dc->max_attempts = c->webhook_max_attempts;
+	dc->max_age_ms = c->webhook_max_age_ms;
+	dc->max_inflight = c->webhook_max_inflight;
+	dc->dead_max = c->dead_letters;
+	dc->dead_bytes = c->dead_letter_bytes;
+	/* Webhooks: the peers' TLS and connect settings, our own deny. */
+	client_conf(px, c, &dc->http);
 }
 
 static void
@@ -213,8 +222,8 @@ proxy_new(struct event_base *base, struct conf *c, const struct clock *clock,
 	budget_init(&px->budget, c->memory_max);
 	client_conf(px, c, &hcc);
 	px->http = http_client_new(base, &hcc);
-	deliver_conf(c, &dc);
-	px->deliver = deliver_new(base, px->http, &dc, &px->stats.deliver);
+	deliver_conf(px, c, &dc);
+	px->deliver = deliver_new(base, &dc, &px->stats.deliver, NULL, clock);
 	px->sync = sync_table_new(base);
 
 	if (c->listen_registry != NULL) {
@@ -240,6 +249,8 @@ proxy_new(struct event_base *base, struct conf *c, const struct clock *clock,
 	own_addresses(px);
 	client_conf(px, c, &hcc);
 	http_client_reconfigure(px->http, &hcc);
+	deliver_conf(px, c, &dc);
+	deliver_reconfigure(px->deliver, &dc);
 	return px;
 fail:
 	/* The caller still owns c on failure. */
@@ -308,7 +319,7 @@ proxy_reload(struct proxy *px, struct conf *nc, char *err, size_t errlen)
 	client_conf(px, nc, &hcc);
 	http_client_reconfigure(px->http, &hcc);
 	budget_set_max(&px->budget, nc->memory_max);
-	deliver_conf(nc, &dc);
+	deliver_conf(px, nc, &dc);
 	deliver_reconfigure(px->deliver, &dc);
 	replay_limits(nc, &rl);
 	replay_set_limits(px->replay, &rl);
@@ -385,4 +396,7 @@ proxy_counters(const struct proxy *px, struct proxy_counters *pc)
 	pc->delivery_retries = px->stats.deliver.retries;
 	pc->delivery_refused = px->stats.deliver.refused;
 	pc->delivery_dropped = px->stats.deliver.dropped;
+	pc->delivery_dead = px->stats.deliver.dead;
+	pc->delivery_full = px->stats.deliver.full;
+	pc->delivery_redelivered = px->stats.deliver.redelivered;
 }

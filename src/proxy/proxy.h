@@ -59,8 +59,11 @@ struct proxy_counters {
 	uint64_t	 gateway_failed;	/* a BPP did not */
 	uint64_t	 delivered;
 	uint64_t	 delivery_retries;
-	uint64_t	 delivery_refused;
-	uint64_t	 delivery_dropped;
+	uint64_t	 delivery_refused;	/* 4xx: final */
+	uint64_t	 delivery_dead;		/* parked as dead letters */
+	uint64_t	 delivery_dropped;	/* dead letters over the cap */
+	uint64_t	 delivery_full;		/* refused: queue full */
+	uint64_t	 delivery_redelivered;
 };
 void		 proxy_counters(const struct proxy *, struct proxy_counters *);
 /* The running configuration (owned by the current snapshot). */

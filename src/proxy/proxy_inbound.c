@@ -740,10 +740,11 @@ st_decide(struct inbound *in)
 	m.sender = in->sender;
 	m.message_id = in->message_id;
 	m.transaction_id = in->transaction_id;
+	m.len = in->rawlen;
 	if ((in->dl = deliver_prepare(in->px->deliver, &m)) == NULL)
-		return fail(in, BECKN_ERR_BUSY, NULL,
-		    "delivery queue full; retry "
-		    "later");
+		return fail(in, BECKN_ERR_BUSY, NULL, "the delivery queue of %s "
+		    "is full (delivery.queue_size, queue_bytes); retry later",
+		    in->p->subscriber_id);
 	return ST_NEXT;
 }
 

@@ -124,7 +124,7 @@ struct proxy {
 	struct snapshot		*snap;		/* current */
 	size_t			 nsnapshots;	/* alive, current included */
 	struct replay		*replay;
-	struct http_client	*http;		/* peers, gateways, webhooks */
+	struct http_client	*http;		/* peers and gateways */
 	struct http_server	*net_srv;
 	struct http_server	*client_srv;
 	struct lookup_server	*lookup_srv;	/* listen.registry */
