@@ -390,7 +390,7 @@ key_stage(struct inbound *in, struct sigcheck *sc, int gateway)
 			    "configured");
 		in->rreq = registry_lookup_key(reg, sc->h.subscriber_id,
 		    sc->h.key_id, sc->refreshed ? REGISTRY_FORCE_REFRESH : 0,
-		    key_cb, in);
+		    NULL, key_cb, in);
 		return ST_WAIT;
 	}
 	switch (sc->status) {
