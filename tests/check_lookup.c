@@ -538,13 +538,13 @@ START_TEST(client_lower_case)
 	ck_assert_str_eq(g.subs[0], "bg.example.org");
 	ck_assert_str_eq(g.types[0], "bg");
 	memset(&g, 0, sizeof(g));
-	registry_lookup_key(reg, "bg.example.org", "g1", 0, got_cb, &g);
+	registry_lookup_key(reg, "bg.example.org", "g1", 0, NULL, got_cb, &g);
 	wait_got(&g);
 	ck_assert_int_eq(g.status, REGISTRY_OK);
 	ck_assert_int_eq(g.has_key, 1);
 	/* Served whatever its status; the client judges. */
 	memset(&g, 0, sizeof(g));
-	registry_lookup_key(reg, "bap.example.org", "b1", 0, got_cb, &g);
+	registry_lookup_key(reg, "bap.example.org", "b1", 0, NULL, got_cb, &g);
 	wait_got(&g);
 	ck_assert_int_eq(g.status, REGISTRY_NOT_USABLE);
 	ck_assert_ptr_nonnull(strstr(g.reason, "EXPIRED"));

@@ -422,6 +422,51 @@ START_TEST(in_key_unknown)
 }
 END_TEST
 
+/*
+ * Unknown keyIds from one address are limited (registry.miss_rate and
+ * miss_burst): past the burst the answer is 503 with Retry-After, at
+ * once, and a registered sender's message is still ACKed.
+ */
+START_TEST(in_key_misses_limited)
+{
+	struct ph_party	*ghost;
+	struct ph_call	*c;
+	json_object	*m;
+	int		 i, before;
+
+	world();
+	ph_set(S.px, "registry.url", ph_fmt("\"%s\"", ph_registry_serve()));
+	ph_set(S.px, "registry.miss_rate", "1");
+	ph_set(S.px, "registry.miss_burst", "2");
+	ph_start(S.px);
+	/* A known sender: its key is cached once. */
+	EXPECT_ACK(ph_send(S.px, "/bpp/select", ph_wire(req_msg("select")),
+	    S.sbap), "a registered sender before the flood");
+	for (i = 0; i < 1; i++) {
+		ghost = ph_party(ph_fmt("ghost%d.bap.test", i), "/ghost");
+		m = ph_msg("select", ghost, S.bpp);
+		EXPECT_NACK(ph_send(S.px, "/bpp/select", ph_wire(m), ghost),
+		    401, "30000", NULL, "an unknown sender within the burst");
+	}
+	before = ph_registry_requests();
+	ghost = ph_party("ghost9.bap.test", "/ghost");
+	m = ph_msg("select", ghost, S.bpp);
+	c = ph_send(S.px, "/bpp/select", ph_wire(m), ghost);
+	EXPECT_NACK(c, 503, "40000", NULL, "an unknown sender past the burst");
+	if (ph_call_header(c, "Retry-After") == NULL ||
+	    atoi(ph_call_header(c, "Retry-After")) < 1)
+		PH_FAIL("503 without a Retry-After of a second or more: %s",
+		    c->head);
+	if (ph_registry_requests() != before)
+		PH_FAIL("the limited lookup still asked the registry");
+	/* A known sender is not held up by the misses of its address. */
+	EXPECT_ACK(ph_send(S.px, "/bpp/select", ph_wire(req_msg("select")),
+	    S.sbap), "a registered sender after the flood");
+	if (ph_registry_requests() != before)
+		PH_FAIL("the known sender's key was fetched again");
+}
+END_TEST
+
 START_TEST(in_key_unusable)
 {
 	struct ph_party	*p1, *p2;
@@ -3570,6 +3615,7 @@ proxy_suite(void)
 	tcase_add_loop_test(t, in_auth_time_ok, 0, NELEM(good_times));
 	tcase_add_test(t, in_auth_before_parse);
 	tcase_add_test(t, in_key_unknown);
+	tcase_add_test(t, in_key_misses_limited);
 	tcase_add_test(t, in_key_unusable);
 	tcase_add_loop_test(t, in_registry_down, 0, 2);
 	tcase_add_test(t, in_key_rotated_same_kid);

@@ -4,9 +4,11 @@
  * A stub registry is served with evhttp on 127.0.0.1:0 in the same event
  * loop as the registry client; it filters its records like a deployed
  * registry, counts requests and can be told to fail in each interesting
- * way.  Time is a manual clock: ttls and validity windows are crossed by
- * moving it, never by sleeping.  Only the network timeout test waits
- * (300 ms of real time).  Each test has a watchdog alarm.
+ * way.  Time is a manual clock: ttls, validity windows and the miss
+ * buckets are crossed by moving it, never by sleeping.  Real time passes
+ * only where the network is the point: the timeout test (300 ms), the
+ * flood test against a 2 s registry, the fair-queue order (a few 200 ms
+ * answers).  Each test has a watchdog alarm.
  *
  * The behavioural cases that apply to both sources run twice (loop tests,
  * _i == BE_HTTP or BE_FILE) through a small "backend" layer: set the
@@ -37,6 +39,7 @@
 #include "testutil.h"
 #include "registry/registry.h"
 #include "registry/registry_cache.h"
+#include "registry/registry_limit.h"
 #include "registry/registry_record.h"
 #include "sig/sig_key.h"
 #include "util/clock.h"
@@ -77,6 +80,8 @@ struct stub {
 	char			*db;		/* JSON array text */
 	char			*last_body;
 	TAILQ_HEAD(, slow)	 slows;
+	char			 order[64][32];	/* ukId asked, in order */
+	int			 norder;
 };
 
 struct got {
@@ -91,6 +96,7 @@ struct got {
 	char			 url[128];
 	size_t			 nrecords;
 	char			 subs[8][64];
+	int			 retry_after;
 };
 
 static struct event_base	*base;
@@ -168,6 +174,32 @@ stub_filter(const char *body)
 	return s;
 }
 
+/* Remember which key id each request asked for. */
+static void
+stub_record_order(const char *body)
+{
+	struct json_object	*o = json_tokener_parse(body);
+	const char		*kid;
+
+	if (o != NULL && (kid = jstr(o, "ukId")) != NULL &&
+	    stub.norder < 64)
+		snprintf(stub.order[stub.norder++], sizeof(stub.order[0]),
+		    "%s", kid);
+	json_object_put(o);
+}
+
+/* The position of kid in the stub's order, -1 when never asked. */
+static int
+order_of(const char *kid)
+{
+	int	 i;
+
+	for (i = 0; i < stub.norder; i++)
+		if (strcmp(stub.order[i], kid) == 0)
+			return i;
+	return -1;
+}
+
 static void
 stub_reply(struct evhttp_request *req, int code, const char *body)
 {
@@ -210,6 +242,7 @@ stub_handler(struct evhttp_request *req, void *arg)
 	stub.last_body = xmalloc(len + 1);
 	evbuffer_copyout(in, stub.last_body, len);
 	stub.last_body[len] = '\0';
+	stub_record_order(stub.last_body);
 	if (evhttp_request_get_command(req) != EVHTTP_REQ_POST ||
 	    strcmp(evhttp_request_get_uri(req), "/lookup") != 0) {
 		stub_reply(req, 404, "{}");
@@ -407,6 +440,9 @@ got_cb(const struct registry_result *res, void *arg)
 	g->status = res->status;
 	g->source = res->source;
 	g->stale = res->stale;
+	g->retry_after = res->retry_after_s;
+	ck_assert_int_eq(res->retry_after_s > 0,
+	    res->status == REGISTRY_LIMITED);
 	ck_assert_ptr_nonnull(res->reason);
 	snprintf(g->reason, sizeof(g->reason), "%s", res->reason);
 	g->has_key = 0;
@@ -429,20 +465,47 @@ got_cb(const struct registry_result *res, void *arg)
 		    res->records[i]->subscriber_id);
 }
 
-/* One key lookup, waited for. */
+/* Start a key lookup from peer (NULL: internal) into g. */
+static struct registry_req *
+ask(const char *peer, const char *sub, const char *kid, int flags,
+    struct got *g)
+{
+	struct registry_req	*r;
+
+	memset(g, 0, sizeof(*g));
+	r = registry_lookup_key(reg, sub, kid, flags, peer, got_cb, g);
+	ck_assert_ptr_nonnull(r);
+	/* Never called back from inside the lookup. */
+	ck_assert_int_eq(g->n, 0);
+	return r;
+}
+
+/* One key lookup from peer, waited for. */
 static struct got
-lookup_key(const char *sub, const char *kid, int flags)
+lookup_from(const char *peer, const char *sub, const char *kid, int flags)
 {
 	struct got	 g;
 
-	memset(&g, 0, sizeof(g));
-	ck_assert_ptr_nonnull(registry_lookup_key(reg, sub, kid, flags,
-	    got_cb, &g));
-	/* Never called back from inside the lookup. */
-	ck_assert_int_eq(g.n, 0);
+	ask(peer, sub, kid, flags, &g);
 	run_until(&g.n, 1, 5000);
 	ck_assert_int_eq(g.n, 1);
 	return g;
+}
+
+/* One key lookup of an internal caller, waited for. */
+static struct got
+lookup_key(const char *sub, const char *kid, int flags)
+{
+	return lookup_from(NULL, sub, kid, flags);
+}
+
+static struct registry_stats
+stats(void)
+{
+	struct registry_stats	 st;
+
+	registry_stats(reg, &st);
+	return st;
 }
 
 /* A lookup's records, referenced past the callback. */
@@ -496,7 +559,7 @@ static void
 keep_key(struct kept *k, const char *sub, const char *kid)
 {
 	kept_clear(k);
-	kept_wait(k, registry_lookup_key(reg, sub, kid, 0, kept_cb, k));
+	kept_wait(k, registry_lookup_key(reg, sub, kid, 0, NULL, kept_cb, k));
 }
 
 static void
@@ -1016,7 +1079,8 @@ START_TEST(negative_cache)
 	/* A flood of the same unknown key id within negative_ttl. */
 	memset(g, 0, sizeof(g));
 	for (i = 0; i < 50; i++)
-		registry_lookup_key(reg, SUB, "unknown", 0, got_cb, &g[i]);
+		registry_lookup_key(reg, SUB, "unknown", 0, NULL, got_cb,
+		    &g[i]);
 	for (i = 0; i < 50; i++) {
 		run_until(&g[i].n, 1, 5000);
 		ck_assert_int_eq(g[i].status, REGISTRY_NOT_FOUND);
@@ -1069,7 +1133,7 @@ START_TEST(single_flight)
 	g = xcalloc(100, sizeof(*g));
 	for (i = 0; i < 100; i++)
 		ck_assert_ptr_nonnull(registry_lookup_key(reg, SUB, KID, 0,
-		    got_cb, &g[i]));
+		    NULL, got_cb, &g[i]));
 	for (i = 0; i < 100; i++) {
 		run_until(&g[i].n, 1, 5000);
 		ck_assert_int_eq(g[i].n, 1);
@@ -1251,12 +1315,12 @@ START_TEST(slow_registry)
 	memset(&slow, 0, sizeof(slow));
 	memset(&fast, 0, sizeof(fast));
 	gettimeofday(&t0, NULL);
-	registry_lookup_key(reg, SUB, KID, 0, got_cb, &slow);
+	registry_lookup_key(reg, SUB, KID, 0, NULL, got_cb, &slow);
 	tick = event_new(base, -1, EV_PERSIST, tick_cb, &ticks);
 	event_add(tick, &tv);
 	/* While the registry stalls, the loop keeps serving. */
 	run_until(&stub.requests, 2, 2000);
-	registry_lookup_key(reg, SUB, "k2", 0, got_cb, &fast);
+	registry_lookup_key(reg, SUB, "k2", 0, NULL, got_cb, &fast);
 	run_until(&fast.n, 1, 2000);
 	ck_assert_int_eq(fast.n, 1);
 	ck_assert_int_eq(slow.n, 0);
@@ -1289,7 +1353,7 @@ START_TEST(bounded_concurrency)
 	memset(g, 0, sizeof(g));
 	for (i = 0; i < 6; i++) {
 		snprintf(kid, sizeof(kid), "x%d", i);
-		registry_lookup_key(reg, SUB, kid, 0, got_cb, &g[i]);
+		registry_lookup_key(reg, SUB, kid, 0, NULL, got_cb, &g[i]);
 	}
 	for (i = 0; i < 6; i++) {
 		run_until(&g[i].n, 1, 5000);
@@ -1309,8 +1373,8 @@ START_TEST(cancel)
 	set_records(rec_ok(pub_a), NULL);
 	memset(&g1, 0, sizeof(g1));
 	memset(&g2, 0, sizeof(g2));
-	r1 = registry_lookup_key(reg, SUB, KID, 0, got_cb, &g1);
-	r2 = registry_lookup_key(reg, SUB, KID, 0, got_cb, &g2);
+	r1 = registry_lookup_key(reg, SUB, KID, 0, NULL, got_cb, &g1);
+	r2 = registry_lookup_key(reg, SUB, KID, 0, NULL, got_cb, &g2);
 	registry_cancel(r1);
 	run_until(&g2.n, 1, 5000);
 	ck_assert_int_eq(g2.n, 1);
@@ -1318,16 +1382,16 @@ START_TEST(cancel)
 	ck_assert_int_eq(g1.n, 0);
 	/* The flight still filled the cache; cancel a cache hit too. */
 	memset(&g3, 0, sizeof(g3));
-	r2 = registry_lookup_key(reg, SUB, KID, 0, got_cb, &g3);
+	r2 = registry_lookup_key(reg, SUB, KID, 0, NULL, got_cb, &g3);
 	registry_cancel(r2);
 	run_for(30);
 	ck_assert_int_eq(g3.n, 0);
 	ck_assert_int_eq(requests(), 1);
 	/* Pending at free time: no callback, no leak. */
-	ck_assert_ptr_nonnull(registry_lookup_key(reg, SUB, "k7", 0, got_cb,
-	    &g3));
-	ck_assert_ptr_nonnull(registry_lookup_key(reg, SUB, KID, 0, got_cb,
-	    &g3));
+	ck_assert_ptr_nonnull(registry_lookup_key(reg, SUB, "k7", 0, NULL,
+	    got_cb, &g3));
+	ck_assert_ptr_nonnull(registry_lookup_key(reg, SUB, KID, 0, NULL,
+	    got_cb, &g3));
 	registry_free(reg);
 	reg = NULL;
 	run_for(30);
@@ -1344,7 +1408,7 @@ reentrant_cb(const struct registry_result *res, void *arg)
 {
 	got_cb(res, arg);
 	registry_cancel(victim);
-	registry_lookup_key(reg, SUB, "k2", 0, got_cb, &reent);
+	registry_lookup_key(reg, SUB, "k2", 0, NULL, got_cb, &reent);
 }
 
 START_TEST(reentrant_callback)
@@ -1357,8 +1421,8 @@ START_TEST(reentrant_callback)
 	memset(&g1, 0, sizeof(g1));
 	memset(&g2, 0, sizeof(g2));
 	memset(&reent, 0, sizeof(reent));
-	registry_lookup_key(reg, SUB, KID, 0, reentrant_cb, &g1);
-	victim = registry_lookup_key(reg, SUB, KID, 0, got_cb, &g2);
+	registry_lookup_key(reg, SUB, KID, 0, NULL, reentrant_cb, &g1);
+	victim = registry_lookup_key(reg, SUB, KID, 0, NULL, got_cb, &g2);
 	run_until(&reent.n, 1, 5000);
 	run_for(30);
 	ck_assert_int_eq(g1.n, 1);
@@ -1368,13 +1432,17 @@ START_TEST(reentrant_callback)
 }
 END_TEST
 
+/* Each table is bounded on its own, least recently used out first. */
 START_TEST(lru_bound)
 {
 	struct got	 g;
 
 	rconf.cache_size = 2;
+	rconf.negative_cache_size = 2;
 	registry_start();
-	set_records(rec_ok(pub_a), NULL);
+	set_records(rec_ok(pub_a), rec(SUB, "k2", "BPP", DOMAIN, pub_b,
+	    "SUBSCRIBED", NULL, NULL), rec(SUB, "k3", "BPP", DOMAIN, pub_b,
+	    "SUBSCRIBED", NULL, NULL), NULL);
 	g = lookup_key(SUB, "a", 0);
 	g = lookup_key(SUB, "b", 0);
 	g = lookup_key(SUB, "a", 0);		/* a is now most recent */
@@ -1385,6 +1453,554 @@ START_TEST(lru_bound)
 	g = lookup_key(SUB, "b", 0);
 	ck_assert_int_eq(requests(), 4);
 	ck_assert_int_eq(g.status, REGISTRY_NOT_FOUND);
+	/* Positive answers, likewise, in their own table. */
+	g = lookup_key(SUB, KID, 0);
+	g = lookup_key(SUB, "k2", 0);
+	g = lookup_key(SUB, KID, 0);		/* KID is now most recent */
+	ck_assert_int_eq(g.source, REGISTRY_SRC_CACHE);
+	ck_assert_int_eq(requests(), 6);
+	g = lookup_key(SUB, "k3", 0);		/* evicts k2 */
+	g = lookup_key(SUB, KID, 0);
+	ck_assert_int_eq(requests(), 7);
+	g = lookup_key(SUB, "k2", 0);
+	ck_assert_int_eq(requests(), 8);
+	ck_assert_int_eq(g.status, REGISTRY_OK);
+	ck_assert_uint_eq(stats().positive, 2);
+	ck_assert_uint_eq(stats().negative, 2);
+}
+END_TEST
+
+/* ---- flood resistance -------------------------------------------------- */
+
+static long
+ms_since(const struct timeval *t0)
+{
+	struct timeval	 t1;
+
+	gettimeofday(&t1, NULL);
+	return (t1.tv_sec - t0->tv_sec) * 1000 +
+	    (t1.tv_usec - t0->tv_usec) / 1000;
+}
+
+/*
+ * The issue's scenario: 2,000 random key ids from one address against a
+ * registry that takes 2 s, then a new legitimate peer from another
+ * address.  The flood gets REGISTRY_LIMITED beyond its budget, at once;
+ * the new peer's lookup is sent at once and answered with the registry's
+ * 2 s; a cached key stays a cache hit and its forced refresh is sent at
+ * once too.
+ */
+START_TEST(flood_fair)
+{
+	struct registry_stats	 st;
+	struct got		*flood, legit, known, refresh;
+	struct timeval		 t0;
+	char			 sub[64], kid[64];
+	long			 ms;
+	int			 i, limited = 0, others = 0, before;
+
+	rconf.max_inflight = 4;
+	rconf.timeout_ms = 5000;
+	registry_start();
+	set_records(rec_ok(pub_a), rec("new.example.org", "n1", "BAP", DOMAIN,
+	    pub_b, "SUBSCRIBED", NULL, NULL), NULL);
+	known = lookup_from("192.0.2.9", SUB, KID, 0);
+	ck_assert_int_eq(known.status, REGISTRY_OK);
+	stub.mode = STUB_SLOW;
+	stub.slow_ms = 2000;
+
+	flood = xcalloc(2000, sizeof(*flood));
+	srandom(10);
+	gettimeofday(&t0, NULL);
+	for (i = 0; i < 2000; i++) {
+		snprintf(sub, sizeof(sub), "s%08lx.junk.example", random());
+		snprintf(kid, sizeof(kid), "k%08lx", random());
+		ask("198.51.100.7", sub, kid, 0, &flood[i]);
+	}
+	ms = ms_since(&t0);
+	/* Beyond its budget the flood is answered at once. */
+	run_for(100);
+	run_until(&stub.requests, 1 + 2, 1000);
+	for (i = 0; i < 2000; i++) {
+		if (flood[i].n == 1 && flood[i].status == REGISTRY_LIMITED) {
+			limited++;
+			ck_assert_ptr_nonnull(strstr(flood[i].reason,
+			    "198.51.100.7"));
+			ck_assert_ptr_nonnull(strstr(flood[i].reason,
+			    "retry later"));
+		} else
+			ck_assert_int_eq(flood[i].n, 0);
+	}
+	printf("flood: 2000 lookups from one address asked in %ld ms: %d "
+	    "limited at once, %d sent, %zu waiting\n", ms, limited,
+	    stub.requests - 1, stats().queued);
+	/* Half the miss slots in flight, a queue of miss_queue waiting. */
+	st = stats();
+	ck_assert_int_eq(st.inflight_misses, 2);
+	ck_assert_uint_eq(st.queued, 16);
+	ck_assert_int_eq(limited, 2000 - 2 - 16);
+	ck_assert_uint_eq(st.limited, (uint64_t)limited);
+	ck_assert_int_eq(stub.requests, 1 + 2);
+
+	/* A known key: a cache hit, not delayed at all. */
+	known = lookup_from("198.51.100.7", SUB, KID, 0);
+	ck_assert_int_eq(known.status, REGISTRY_OK);
+	ck_assert_int_eq(known.source, REGISTRY_SRC_CACHE);
+
+	/* The new peer: sent at once, answered in the registry's time. */
+	before = stub.requests;
+	gettimeofday(&t0, NULL);
+	ask("203.0.113.5", "new.example.org", "n1", 0, &legit);
+	run_until(&stub.requests, before + 1, 500);
+	ck_assert_int_eq(stub.requests, before + 1);
+	printf("flood: the new peer's lookup reached the registry after "
+	    "%ld ms\n", ms_since(&t0));
+	/* A forced refresh of the known key is not queued behind misses. */
+	now_ms += rconf.refresh_interval_ms;
+	ask("198.51.100.7", SUB, KID, REGISTRY_FORCE_REFRESH, &refresh);
+	run_until(&stub.requests, before + 2, 500);
+	ck_assert_int_eq(stub.requests, before + 2);
+	run_until(&legit.n, 1, 2900);
+	ms = ms_since(&t0);
+	printf("flood: the new peer was answered in %ld ms (registry: "
+	    "2000 ms; bound 2800 ms)\n", ms);
+	ck_assert_int_eq(legit.n, 1);
+	ck_assert_int_eq(legit.status, REGISTRY_OK);
+	ck_assert_int_eq(legit.source, REGISTRY_SRC_REGISTRY);
+	ck_assert_str_eq(legit.key_b64, pub_b);
+	ck_assert_int_lt(ms, 2800);
+	run_until(&refresh.n, 1, 1000);
+	ck_assert_int_eq(refresh.status, REGISTRY_OK);
+	ck_assert_int_eq(refresh.source, REGISTRY_SRC_REGISTRY);
+	/* Misses never took more than max_inflight transfers. */
+	ck_assert_int_le(stub.max_holding, 2 + 1 + 1);
+	for (i = 0; i < 2000; i++)
+		if (flood[i].n == 1 && flood[i].status != REGISTRY_LIMITED)
+			others++;
+	ck_assert_int_eq(others, 2);	/* the first two, NOT_FOUND */
+	/* Waiting lookups are cancelled without a callback. */
+	registry_free(reg);
+	reg = NULL;
+	free(flood);
+}
+END_TEST
+
+/* "Not found" floods never evict a known key nor its stale fallback. */
+START_TEST(negative_flood_keeps_positive)
+{
+	struct registry_stats	 st;
+	struct got		 g;
+	char			 kid[32];
+	int			 i;
+
+	rconf.cache_size = 4;
+	rconf.negative_cache_size = 8;
+	registry_start();
+	set_records(rec_ok(pub_a), NULL);
+	g = lookup_key(SUB, KID, 0);
+	ck_assert_int_eq(g.status, REGISTRY_OK);
+	for (i = 0; i < 200; i++) {
+		snprintf(kid, sizeof(kid), "junk%d", i);
+		g = lookup_key(SUB, kid, 0);
+		ck_assert_int_eq(g.status, REGISTRY_NOT_FOUND);
+	}
+	st = stats();
+	ck_assert_uint_eq(st.positive, 1);
+	ck_assert_uint_eq(st.negative, 8);
+	g = lookup_key(SUB, KID, 0);
+	ck_assert_int_eq(g.source, REGISTRY_SRC_CACHE);
+	ck_assert_int_eq(requests(), 201);
+	/* The registry goes down: the known key is served stale. */
+	stub_stop();
+	now_ms += rconf.cache_ttl_ms + 1;
+	g = lookup_key(SUB, KID, 0);
+	ck_assert_int_eq(g.status, REGISTRY_OK);
+	ck_assert_int_eq(g.stale, 1);
+	ck_assert_str_eq(g.key_b64, pub_a);
+	/* A key found later leaves the negative table. */
+	stub_start();
+	free(rconf.url);
+	registry_free(reg);
+	xasprintf(&rconf.url, "http://127.0.0.1:%d", stub.port);
+	registry_start();
+	g = lookup_key(SUB, "later", 0);
+	ck_assert_int_eq(stats().negative, 1);
+	now_ms += rconf.negative_ttl_ms;
+	set_records(rec(SUB, "later", "BPP", DOMAIN, pub_b, "SUBSCRIBED",
+	    NULL, NULL), NULL);
+	g = lookup_key(SUB, "later", 0);
+	ck_assert_int_eq(g.status, REGISTRY_OK);
+	ck_assert_uint_eq(stats().negative, 0);
+	ck_assert_uint_eq(stats().positive, 1);
+}
+END_TEST
+
+/* Per address: a bucket of miss_burst refilled at miss_rate per second. */
+START_TEST(limit_per_address)
+{
+	struct got	 g;
+	char		 sub[32];
+	int		 i, n;
+
+	rconf.miss_rate = 2;
+	rconf.miss_burst = 3;
+	registry_start();
+	set_records(rec_ok(pub_a), NULL);
+	for (i = 0; i < 3; i++) {
+		snprintf(sub, sizeof(sub), "s%d", i);
+		g = lookup_from("192.0.2.1", sub, "k", 0);
+		ck_assert_int_eq(g.status, REGISTRY_NOT_FOUND);
+	}
+	g = lookup_from("192.0.2.1", "s3", "k", 0);
+	ck_assert_int_eq(g.status, REGISTRY_LIMITED);
+	ck_assert_int_eq(g.retry_after, 1);
+	ck_assert_ptr_nonnull(strstr(g.reason, "too many unknown keys from "
+	    "192.0.2.1"));
+	ck_assert_int_eq(requests(), 3);
+	/* Answers from either table cost nothing and are never limited. */
+	g = lookup_from("192.0.2.1", "s0", "k", 0);
+	ck_assert_int_eq(g.status, REGISTRY_NOT_FOUND);
+	ck_assert_int_eq(g.source, REGISTRY_SRC_CACHE);
+	g = lookup_key(SUB, KID, 0);
+	g = lookup_from("192.0.2.1", SUB, KID, 0);
+	ck_assert_int_eq(g.status, REGISTRY_OK);
+	g = lookup_from("192.0.2.1", SUB, KID, REGISTRY_FORCE_REFRESH);
+	ck_assert_int_eq(g.status, REGISTRY_OK);
+	/* Another address has a bucket of its own. */
+	g = lookup_from("192.0.2.2", "s4", "k", 0);
+	ck_assert_int_eq(g.status, REGISTRY_NOT_FOUND);
+	/* Tokens come back with time: 2 per second. */
+	now_ms += 499;
+	g = lookup_from("192.0.2.1", "s5", "k", 0);
+	ck_assert_int_eq(g.status, REGISTRY_LIMITED);
+	now_ms += 1;
+	g = lookup_from("192.0.2.1", "s5", "k", 0);
+	ck_assert_int_eq(g.status, REGISTRY_NOT_FOUND);
+	g = lookup_from("192.0.2.1", "s6", "k", 0);
+	ck_assert_int_eq(g.status, REGISTRY_LIMITED);
+	/* Internal callers are never limited. */
+	g = lookup_key("s7", "k", 0);
+	ck_assert_int_eq(g.status, REGISTRY_NOT_FOUND);
+	/* One IPv6 /64 is one address. */
+	n = requests();
+	for (i = 0; i < 3; i++) {
+		snprintf(sub, sizeof(sub), "v6-%d", i);
+		g = lookup_from(i == 0 ? "2001:db8:1:2::1" :
+		    "2001:db8:1:2:ffff::9", sub, "k", 0);
+		ck_assert_int_eq(g.status, REGISTRY_NOT_FOUND);
+	}
+	g = lookup_from("2001:db8:1:2::77", "v6-3", "k", 0);
+	ck_assert_int_eq(g.status, REGISTRY_LIMITED);
+	ck_assert_ptr_nonnull(strstr(g.reason, "2001:db8:1:2::/64"));
+	g = lookup_from("2001:db8:1:3::1", "v6-3", "k", 0);
+	ck_assert_int_eq(g.status, REGISTRY_NOT_FOUND);
+	ck_assert_int_eq(requests(), n + 4);
+	ck_assert_uint_eq(stats().limited, 4);
+}
+END_TEST
+
+/* Per subscriber id: the same bucket size, whoever asks. */
+START_TEST(limit_per_subscriber)
+{
+	struct got	 g;
+	char		 peer[32], kid[32];
+	int		 i;
+
+	rconf.miss_rate = 1;
+	rconf.miss_burst = 2;
+	registry_start();
+	for (i = 0; i < 2; i++) {
+		snprintf(peer, sizeof(peer), "192.0.2.%d", 10 + i);
+		snprintf(kid, sizeof(kid), "x%d", i);
+		g = lookup_from(peer, SUB, kid, 0);
+		ck_assert_int_eq(g.status, REGISTRY_NOT_FOUND);
+	}
+	g = lookup_from("192.0.2.12", SUB, "x2", 0);
+	ck_assert_int_eq(g.status, REGISTRY_LIMITED);
+	ck_assert_int_eq(g.retry_after, 1);
+	ck_assert_ptr_nonnull(strstr(g.reason, "too many unknown keys for "
+	    "subscriber " SUB));
+	ck_assert_int_eq(requests(), 2);
+	/* The refusal cost the address nothing. */
+	g = lookup_from("192.0.2.12", "other.example.org", "x", 0);
+	ck_assert_int_eq(g.status, REGISTRY_NOT_FOUND);
+	g = lookup_from("192.0.2.12", "third.example.org", "x", 0);
+	ck_assert_int_eq(g.status, REGISTRY_NOT_FOUND);
+	now_ms += 1000;
+	g = lookup_from("192.0.2.13", SUB, "x3", 0);
+	ck_assert_int_eq(g.status, REGISTRY_NOT_FOUND);
+	g = lookup_from("192.0.2.14", SUB, "x4", 0);
+	ck_assert_int_eq(g.status, REGISTRY_LIMITED);
+}
+END_TEST
+
+/*
+ * The fair queue: one address holds max_inflight / 2 slots and waits in
+ * a queue of miss_queue; another address's first miss is sent at once,
+ * and a third's goes before the first address's next but one.
+ */
+START_TEST(fair_queue)
+{
+	struct got	 a[10], b, c;
+	char		 kid[16];
+	int		 i, limited = 0;
+
+	rconf.max_inflight = 2;
+	rconf.miss_queue = 3;
+	registry_start();
+	stub.mode = STUB_SLOW;
+	stub.slow_ms = 200;
+	for (i = 0; i < 10; i++) {
+		snprintf(kid, sizeof(kid), "a%d", i);
+		ask("192.0.2.1", SUB, kid, 0, &a[i]);
+	}
+	run_for(50);
+	for (i = 4; i < 10; i++) {
+		ck_assert_int_eq(a[i].n, 1);
+		ck_assert_int_eq(a[i].status, REGISTRY_LIMITED);
+		ck_assert_int_ge(a[i].retry_after, 1);
+		ck_assert_ptr_nonnull(strstr(a[i].reason, "waiting"));
+		limited++;
+	}
+	ck_assert_int_eq(limited, 6);
+	ck_assert_int_eq(stub.requests, 1);
+	ck_assert_uint_eq(stats().queued, 3);
+	ask("192.0.2.2", SUB, "b1", 0, &b);
+	run_until(&stub.requests, 2, 150);
+	ck_assert_int_eq(stub.requests, 2);
+	ask("192.0.2.3", SUB, "c1", 0, &c);
+	for (i = 0; i < 4; i++)
+		run_until(&a[i].n, 1, 3000);
+	run_until(&b.n, 1, 3000);
+	run_until(&c.n, 1, 3000);
+	for (i = 0; i < 4; i++)
+		ck_assert_int_eq(a[i].status, REGISTRY_NOT_FOUND);
+	ck_assert_int_eq(b.status, REGISTRY_NOT_FOUND);
+	ck_assert_int_eq(c.status, REGISTRY_NOT_FOUND);
+	ck_assert_int_eq(order_of("a0"), 0);
+	ck_assert_int_eq(order_of("b1"), 1);
+	ck_assert_int_le(order_of("c1"), 3);
+	ck_assert_int_lt(order_of("c1"), order_of("a3"));
+	ck_assert_int_eq(stub.max_holding, 2);
+	ck_assert_int_eq(stub.requests, 6);
+}
+END_TEST
+
+/*
+ * Cancelled waiting lookups are never sent; a miss queued by one address
+ * and asked by another goes at whichever turn comes first.
+ */
+START_TEST(fair_queue_cancel)
+{
+	struct registry_req	*r[4];
+	struct got		 g[4], x, y;
+	char			 kid[16];
+	int			 i;
+
+	rconf.max_inflight = 1;
+	registry_start();
+	stub.mode = STUB_SLOW;
+	stub.slow_ms = 300;
+	for (i = 0; i < 4; i++) {
+		snprintf(kid, sizeof(kid), "q%d", i);
+		r[i] = ask("192.0.2.1", SUB, kid, 0, &g[i]);
+	}
+	ck_assert_uint_eq(stats().queued, 3);
+	ck_assert_uint_eq(stats().flights, 4);
+	registry_cancel(r[1]);
+	registry_cancel(r[2]);
+	ck_assert_uint_eq(stats().queued, 1);
+	ck_assert_uint_eq(stats().flights, 2);
+	/* q3 waits in 192.0.2.1's queue; 192.0.2.2 asks it too. */
+	ask("192.0.2.2", SUB, "q3", 0, &x);
+	ask("192.0.2.2", SUB, "q9", 0, &y);
+	ck_assert_uint_eq(stats().queued, 3);
+	ck_assert_uint_eq(stats().flights, 3);
+	registry_cancel(r[3]);		/* x still waits for q3 */
+	ck_assert_uint_eq(stats().flights, 3);
+	run_until(&g[0].n, 1, 3000);
+	run_until(&x.n, 1, 3000);
+	run_until(&y.n, 1, 3000);
+	ck_assert_int_eq(x.status, REGISTRY_NOT_FOUND);
+	ck_assert_int_eq(y.status, REGISTRY_NOT_FOUND);
+	run_for(30);
+	ck_assert_int_eq(g[1].n + g[2].n + g[3].n, 0);
+	ck_assert_int_eq(order_of("q1"), -1);
+	ck_assert_int_eq(order_of("q2"), -1);
+	ck_assert_int_eq(stub.requests, 3);
+	ck_assert_uint_eq(stats().queued, 0);
+	ck_assert_int_eq(stats().inflight_misses, 0);
+	/* Waiting at free time: no callback, no leak. */
+	ask("192.0.2.1", SUB, "z1", 0, &x);
+	ask("192.0.2.1", SUB, "z2", 0, &y);
+	registry_free(reg);
+	reg = NULL;
+	run_for(30);
+	ck_assert_int_eq(x.n + y.n, 0);
+}
+END_TEST
+
+/* Address state is bounded: idle addresses are evicted, busy ones not. */
+START_TEST(idle_addresses_evicted)
+{
+	struct got	 g, busy[3];
+	char		 peer[32], sub[32];
+	int		 i;
+
+	rconf.miss_table_size = 3;
+	rconf.miss_rate = 1;
+	rconf.miss_burst = 1;
+	registry_start();
+	g = lookup_from("192.0.2.1", "s1", "k", 0);
+	ck_assert_int_eq(g.status, REGISTRY_NOT_FOUND);
+	g = lookup_from("192.0.2.1", "s1b", "k", 0);
+	ck_assert_int_eq(g.status, REGISTRY_LIMITED);
+	g = lookup_from("192.0.2.2", "s2", "k", 0);
+	g = lookup_from("192.0.2.3", "s3", "k", 0);
+	ck_assert_uint_eq(stats().peers, 3);
+	/* A fourth address evicts the least recently used, .1 ... */
+	g = lookup_from("192.0.2.4", "s4", "k", 0);
+	ck_assert_int_eq(g.status, REGISTRY_NOT_FOUND);
+	ck_assert_uint_eq(stats().peers, 3);
+	ck_assert_uint_eq(stats().subscribers, 3);
+	/* ... whose empty bucket is forgotten with it. */
+	g = lookup_from("192.0.2.1", "s1b", "k", 0);
+	ck_assert_int_eq(g.status, REGISTRY_NOT_FOUND);
+	/* Addresses with lookups under way are never evicted. */
+	stub.mode = STUB_SLOW;
+	stub.slow_ms = 5000;
+	for (i = 0; i < 3; i++) {
+		snprintf(peer, sizeof(peer), "192.0.2.%d", 5 + i);
+		snprintf(sub, sizeof(sub), "busy%d", i);
+		ask(peer, sub, "k", 0, &busy[i]);
+	}
+	ck_assert_uint_eq(stats().peers, 3);
+	g = lookup_from("192.0.2.8", "s8", "k", 0);
+	ck_assert_int_eq(g.status, REGISTRY_LIMITED);
+	ck_assert_ptr_nonnull(strstr(g.reason, "too many addresses"));
+	ck_assert_uint_eq(stats().peers, 3);
+	for (i = 0; i < 3; i++)
+		ck_assert_int_eq(busy[i].n, 0);
+	registry_free(reg);
+	reg = NULL;
+}
+END_TEST
+
+/* Ids longer than any signature carries: not found, never asked. */
+START_TEST(overlong_ids)
+{
+	struct got	 g;
+	char		 kid[300];
+
+	registry_start();
+	memset(kid, 'k', sizeof(kid) - 1);
+	kid[sizeof(kid) - 1] = '\0';
+	g = lookup_from("192.0.2.1", SUB, kid, 0);
+	ck_assert_int_eq(g.status, REGISTRY_NOT_FOUND);
+	ck_assert_ptr_nonnull(strstr(g.reason, "longer than 255"));
+	kid[REGISTRY_ID_MAX] = '\0';
+	g = lookup_from("192.0.2.1", SUB, kid, 0);
+	ck_assert_int_eq(g.status, REGISTRY_NOT_FOUND);
+	ck_assert_int_eq(requests(), 1);
+	ck_assert_uint_eq(stats().negative, 1);
+}
+END_TEST
+
+/* The fair queue's policy, without a network: fewest in flight first. */
+START_TEST(misses_unit)
+{
+	struct miss_conf	 mc = { .rate = 1, .burst = 100, .queue_max = 4,
+	    .table_max = 8, .slots = 4 };
+	struct miss_item	 a[6], b[2], c[2], in[3];
+	struct miss_peer	*pa, *pb, *pc, *p;
+	struct miss_stats	 ms;
+	struct misses		*m;
+	int64_t			 retry;
+	int			 i;
+
+	m = misses_new(&mc, &mclock);
+	memset(a, 0, sizeof(a));
+	memset(b, 0, sizeof(b));
+	memset(c, 0, sizeof(c));
+	memset(in, 0, sizeof(in));
+	for (i = 0; i < 4; i++)
+		ck_assert_int_eq(misses_admit(m, "a", "sa", &a[i], &retry),
+		    MISS_OK);
+	ck_assert_int_eq(misses_admit(m, "a", "sa", &a[4], &retry),
+	    MISS_QUEUE_FULL);
+	ck_assert_int_eq(retry, 1000);
+	/* Joining a request under way costs a token, no queue place. */
+	ck_assert_int_eq(misses_admit(m, "a", "sa", NULL, &retry), MISS_OK);
+	ck_assert_ptr_eq(misses_next(m, &pa), &a[0]);
+	ck_assert_ptr_eq(misses_next(m, &p), &a[1]);
+	ck_assert_ptr_eq(p, pa);
+	/* a holds slots / 2: its third waits while b goes. */
+	ck_assert_int_eq(misses_admit(m, "b", "sb", &b[0], &retry), MISS_OK);
+	ck_assert_ptr_eq(misses_next(m, &pb), &b[0]);
+	ck_assert_ptr_null(misses_next(m, &p));
+	ck_assert_int_eq(misses_admit(m, "c", "sc", &c[0], &retry), MISS_OK);
+	ck_assert_int_eq(misses_admit(m, "c", "sc", &c[1], &retry), MISS_OK);
+	ck_assert_ptr_eq(misses_next(m, &pc), &c[0]);
+	ck_assert_ptr_null(misses_next(m, &p));		/* 4 slots busy */
+	/* A slot frees: a and c have one in flight each; a's turn. */
+	misses_finished(m, pa);
+	ck_assert_ptr_eq(misses_next(m, &p), &a[2]);
+	ck_assert_ptr_eq(p, pa);
+	misses_finished(m, pb);
+	ck_assert_ptr_eq(misses_next(m, &p), &c[1]);	/* a at its share */
+	ck_assert_ptr_eq(p, pc);
+	/* Internal callers: no bucket, no queue bound, no share. */
+	for (i = 0; i < 3; i++)
+		ck_assert_int_eq(misses_admit(m, NULL, NULL, &in[i], &retry),
+		    MISS_OK);
+	misses_unqueue(m, &in[1]);
+	misses_unqueue(m, &in[1]);	/* no-op */
+	misses_stats(m, &ms);
+	ck_assert_uint_eq(ms.queued, 1 + 2);
+	ck_assert_int_eq(ms.inflight, 4);
+	ck_assert_uint_eq(ms.peers, 3);
+	ck_assert_uint_eq(ms.subscribers, 3);
+	/* Buckets: the joins and queued ones of "sa" took 5 of 100. */
+	for (i = 0; i < 95; i++)
+		ck_assert_int_eq(misses_admit(m, "a2", "sa", NULL, &retry),
+		    MISS_OK);
+	ck_assert_int_eq(misses_admit(m, "a3", "sa", NULL, &retry),
+	    MISS_SUBSCRIBER_RATE);
+	ck_assert_int_eq(retry, 1000);
+	now_ms += 400;
+	ck_assert_int_eq(misses_admit(m, "a3", "sa", NULL, &retry),
+	    MISS_SUBSCRIBER_RATE);
+	ck_assert_int_eq(retry, 600);
+	now_ms += 600;
+	ck_assert_int_eq(misses_admit(m, "a3", "sa", NULL, &retry), MISS_OK);
+	/* A clock set back refills nothing. */
+	now_ms -= 10000;
+	ck_assert_int_eq(misses_admit(m, "a3", "sa", NULL, &retry),
+	    MISS_SUBSCRIBER_RATE);
+	misses_free(m);
+}
+END_TEST
+
+START_TEST(peer_keys)
+{
+	static const struct {
+		const char	*in, *out;
+	} cases[] = {
+		{ "192.0.2.1", "192.0.2.1" },
+		{ "2001:db8:1:2:3:4:5:6", "2001:db8:1:2::/64" },
+		{ "2001:DB8:1:2::1", "2001:db8:1:2::/64" },
+		{ "::1", "::/64" },
+		{ "::ffff:192.0.2.1", "192.0.2.1" },
+		{ "", "" },
+		{ "not:an address", "not:an address" },
+	};
+	char	 buf[64];
+	size_t	 i;
+
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		misses_peer_key(cases[i].in, buf, sizeof(buf));
+		ck_assert_str_eq(buf, cases[i].out);
+	}
 }
 END_TEST
 
@@ -1429,6 +2045,32 @@ START_TEST(file_reload)
 }
 END_TEST
 
+/* File mode answers from memory: nothing to limit. */
+START_TEST(file_no_limits)
+{
+	struct got	 g;
+	char		 kid[16];
+	int		 i;
+
+	rconf.miss_rate = 1;
+	rconf.miss_burst = 1;
+	be = BE_FILE;
+	set_records(rec_ok(pub_a), NULL);
+	start_backend(BE_FILE);
+	for (i = 0; i < 100; i++) {
+		snprintf(kid, sizeof(kid), "f%d", i);
+		g = lookup_from("192.0.2.1", SUB, kid, 0);
+		ck_assert_int_eq(g.status, REGISTRY_NOT_FOUND);
+		ck_assert_int_eq(g.source, REGISTRY_SRC_FILE);
+	}
+	g = lookup_from("192.0.2.1", SUB, KID, 0);
+	ck_assert_int_eq(g.status, REGISTRY_OK);
+	ck_assert_uint_eq(stats().limited, 0);
+	ck_assert_uint_eq(stats().peers, 0);
+	ck_assert_int_eq(requests(), 0);
+}
+END_TEST
+
 /* ---- units -------------------------------------------------------------- */
 
 START_TEST(conf_checks)
@@ -1446,6 +2088,12 @@ START_TEST(conf_checks)
 	ck_assert_int_eq(c.max_inflight, 64);
 	ck_assert_int_eq(c.tls_verify, 1);
 	ck_assert_int_eq(c.refresh_interval_ms, 5000);
+	ck_assert_uint_eq(c.negative_cache_size, 10000);
+	ck_assert_int_eq(c.miss_rate, 20);
+	ck_assert_int_eq(c.miss_burst, 100);
+	ck_assert_int_eq(c.miss_queue, 16);
+	ck_assert_uint_eq(c.miss_table_size, 4096);
+	ck_assert_str_eq(registry_status_name(REGISTRY_LIMITED), "limited");
 	ck_assert_ptr_null(registry_new(base, &c, NULL, err, sizeof(err)));
 	ck_assert_ptr_nonnull(strstr(err, "url"));
 	c.url = xstrdup("ftp://registry.example.org");
@@ -1797,10 +2445,24 @@ registry_suite(void)
 	tcase_add_test(tc, lru_bound);
 	suite_add_tcase(s, tc);
 
+	tc = tcase_create("flood");
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_set_timeout(tc, 30);
+	tcase_add_test(tc, flood_fair);
+	tcase_add_test(tc, negative_flood_keeps_positive);
+	tcase_add_test(tc, limit_per_address);
+	tcase_add_test(tc, limit_per_subscriber);
+	tcase_add_test(tc, fair_queue);
+	tcase_add_test(tc, fair_queue_cancel);
+	tcase_add_test(tc, idle_addresses_evicted);
+	tcase_add_test(tc, overlong_ids);
+	suite_add_tcase(s, tc);
+
 	tc = tcase_create("file");
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_set_timeout(tc, 30);
 	tcase_add_test(tc, file_reload);
+	tcase_add_test(tc, file_no_limits);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("units");
@@ -1809,6 +2471,8 @@ registry_suite(void)
 	tcase_add_test(tc, conf_checks);
 	tcase_add_test(tc, time_parse);
 	tcase_add_test(tc, cache_lru);
+	tcase_add_test(tc, misses_unit);
+	tcase_add_test(tc, peer_keys);
 	tcase_add_test(tc, records_parse);
 	tcase_add_test(tc, record_check);
 	tcase_add_test(tc, record_json);

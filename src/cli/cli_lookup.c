@@ -146,7 +146,8 @@ cli_lookup(int argc, char **argv)
 		goto done;
 	}
 	if (kid != NULL)
-		registry_lookup_key(reg, sub, kid, 0, lookup_done, &st);
+		registry_lookup_key(reg, sub, kid, 0, NULL, lookup_done,
+		    &st);
 	else
 		registry_lookup_participants(reg, NULL, NULL, sub, lookup_done,
 		    &st);

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include <event2/buffer.h>
 
@@ -52,15 +53,18 @@ proxy_reply_error(struct http_request *req, enum beckn_err e,
 	struct evbuffer			*buf;
 	const char			*hdrs[8];
 	size_t				 n = 0;
+	int				 after = 0;
 
-	/* Every 503 is "busy, come back": say when. */
-	if (be->http_status == 503) {
-		hdrs[n++] = "Retry-After";
-		hdrs[n++] = "1";
-	}
 	for (; extra != NULL && *extra != NULL && n + 2 < 8; extra += 2) {
 		hdrs[n++] = extra[0];
 		hdrs[n++] = extra[1];
+		if (strcasecmp(hdrs[n - 2], "Retry-After") == 0)
+			after = 1;
+	}
+	/* Every 503 is "busy, come back": say when, 1 s unless told. */
+	if (be->http_status == 503 && !after) {
+		hdrs[n++] = "Retry-After";
+		hdrs[n++] = "1";
 	}
 	hdrs[n] = NULL;
 	extra = n > 0 ? hdrs : NULL;

@@ -69,6 +69,7 @@ struct sigcheck {
 	int			 refreshed;	/* forced refresh asked */
 	int			 from_cache;
 	enum registry_status	 status;
+	int			 retry_after_s;	/* REGISTRY_LIMITED */
 	char			 reason[256];
 	/* Candidate records for the key id, then those that verified. */
 	struct registry_record	**recs;
@@ -114,6 +115,7 @@ struct inbound {
 	char				 paths[512];
 	int				 err_gateway;	/* Proxy-Authenticate */
 	const char			*err_allow;	/* 405 */
+	int				 retry_after_s;	/* 503, when not 1 */
 	char				 msg[512];
 };
 
@@ -232,7 +234,7 @@ static void
 inbound_nack(struct inbound *in)
 {
 	const char	*hdrs[3] = { NULL, NULL, NULL };
-	char		 challenge[SIG_ID_MAX + 64];
+	char		 challenge[SIG_ID_MAX + 64], after[16];
 
 	if (in->err == BECKN_ERR_AUTH) {
 		snprintf(challenge, sizeof(challenge), "Signature realm=\"%s\","
@@ -244,6 +246,10 @@ inbound_nack(struct inbound *in)
 	} else if (in->err_allow != NULL) {
 		hdrs[0] = "Allow";
 		hdrs[1] = in->err_allow;
+	} else if (in->retry_after_s > 0) {
+		snprintf(after, sizeof(after), "%d", in->retry_after_s);
+		hdrs[0] = "Retry-After";
+		hdrs[1] = after;
 	}
 	log_info("network: NACK %d at %s: %s %s from %s (message_id %s): %s",
 	    beckn_error_get(in->err)->http_status, stages[in->stage].name,
@@ -372,6 +378,7 @@ key_cb(const struct registry_result *res, void *arg)
 	sc->looked_up = 1;
 	sc->status = res->status;
 	sc->from_cache = res->source == REGISTRY_SRC_CACHE;
+	sc->retry_after_s = res->retry_after_s;
 	snprintf(sc->reason, sizeof(sc->reason), "%s", res->reason);
 	if (res->status == REGISTRY_OK)
 		records_take(res, &sc->recs, &sc->nrecs);
@@ -390,7 +397,7 @@ key_stage(struct inbound *in, struct sigcheck *sc, int gateway)
 			    "configured");
 		in->rreq = registry_lookup_key(reg, sc->h.subscriber_id,
 		    sc->h.key_id, sc->refreshed ? REGISTRY_FORCE_REFRESH : 0,
-		    key_cb, in);
+		    http_request_peer(in->req), key_cb, in);
 		return ST_WAIT;
 	}
 	switch (sc->status) {
@@ -400,6 +407,11 @@ key_stage(struct inbound *in, struct sigcheck *sc, int gateway)
 		return fail(in, BECKN_ERR_BUSY, NULL,
 		    "registry unavailable: %s",
 		    sc->reason);
+	case REGISTRY_LIMITED:
+		/* Too many unknown keys from this address: not a verdict on
+		 * the signature, a "come back later". */
+		in->retry_after_s = sc->retry_after_s;
+		return fail(in, BECKN_ERR_BUSY, NULL, "%s", sc->reason);
 	default:
 		in->err_gateway = gateway;
 		return fail(in, BECKN_ERR_AUTH, NULL, "%s key %s of %s: %s",

@@ -10,12 +10,27 @@
  * directly: it fills the request's result and arms a zero timer, so
  * callbacks always run from the loop and registry_cancel() can always
  * stop them.
+ *
+ * Two tables: positive answers (records usable when fetched) in `cache`,
+ * everything else in `negative`, so that "not found" floods never evict a
+ * known key.  A key lookup that neither table answers is a miss: it is
+ * admitted by registry_limit.c (buckets per peer address and per
+ * subscriber id), and its request waits in that file's fair queue until
+ * pump() finds a miss slot free.  Every other flight (refreshes of known
+ * keys, list lookups) is posted at once on slots of its own: the HTTP
+ * client runs 2 * max_inflight transfers, misses never more than
+ * max_inflight, and a miss is only posted when a transfer slot is free,
+ * so misses never wait in the client's FIFO in front of known keys.
  */
 #include "config.h"
 
 #include <sys/queue.h>
 
+#include <netinet/in.h>
+
 #include <ctype.h>
+#include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,6 +43,7 @@
 #include "registry/registry.h"
 #include "registry/registry_cache.h"
 #include "registry/registry_file.h"
+#include "registry/registry_limit.h"
 #include "registry/registry_record.h"
 #include "util/clock.h"
 #include "util/log.h"
@@ -73,6 +89,8 @@ struct flight {
 	struct http_client_req	*hreq;
 	char			*body;	/* the lookup filter: the client borrows it */
 	struct req_list		 waiters;
+	int			 started;	/* posted; else misses queued */
+	struct miss_peer	*charged;	/* whose miss slot, or NULL */
 	TAILQ_ENTRY(flight)	 entry;
 };
 
@@ -94,6 +112,7 @@ struct registry_req {
 	struct registry_result	 res;
 	struct answer		*ans;		/* keeps res.record alive */
 	struct registry_recset	*list;		/* keeps res.records alive */
+	struct miss_item	 mi;		/* in the fair queue */
 	char			 reason[256];
 	TAILQ_ENTRY(registry_req) entry;
 };
@@ -104,9 +123,15 @@ struct registry {
 	const struct clock	*clock;
 	char			*lookup_url;
 	struct http_client	*http;
-	struct registry_cache	*cache;
+	size_t			 http_slots;	/* the client's max_inflight */
+	struct registry_cache	*cache;		/* positive answers */
+	struct registry_cache	*negative;	/* every other answer */
+	struct misses		*misses;
+	struct event		*pump_ev;
+	uint64_t		 limited;
 	struct registry_recset	*file;
 	struct flight_list	 flights;
+	struct registry_cache	*flight_idx;	/* ckey -> flight, no bound */
 	struct req_list		 done;
 };
 
@@ -123,6 +148,11 @@ registry_conf_defaults(struct registry_conf *c)
 	c->max_inflight = REGISTRY_MAX_INFLIGHT;
 	c->tls_verify = 1;
 	c->refresh_interval_ms = REGISTRY_REFRESH_INTERVAL_MS;
+	c->negative_cache_size = REGISTRY_NEGATIVE_CACHE_SIZE;
+	c->miss_rate = REGISTRY_MISS_RATE;
+	c->miss_burst = REGISTRY_MISS_BURST;
+	c->miss_queue = REGISTRY_MISS_QUEUE;
+	c->miss_table_size = REGISTRY_MISS_TABLE_SIZE;
 }
 
 void
@@ -146,6 +176,8 @@ registry_status_name(enum registry_status s)
 		return "not_usable";
 	case REGISTRY_UNAVAILABLE:
 		return "unavailable";
+	case REGISTRY_LIMITED:
+		return "limited";
 	}
 	return "?";
 }
@@ -414,12 +446,51 @@ arm:
 	evtimer_add(&req->ev, &tv);
 }
 
+/* Out of the list and the index (waiting lookups find it no more). */
+static void
+flight_unlink(struct registry *reg, struct flight *fl)
+{
+	TAILQ_REMOVE(&reg->flights, fl, entry);
+	registry_cache_del(reg->flight_idx, fl->q.ckey);
+}
+
 static void
 flight_free(struct flight *fl)
 {
 	query_clear(&fl->q);
 	free(fl->body);
 	free(fl);
+}
+
+static void	pump(struct registry *);
+
+/* Run pump() from the loop (not from inside an HTTP client callback). */
+static void
+pump_soon(struct registry *reg)
+{
+	struct timeval	 tv = { 0, 0 };
+
+	if (reg->misses != NULL)
+		evtimer_add(reg->pump_ev, &tv);
+}
+
+static void
+pump_event(evutil_socket_t fd, short what, void *arg)
+{
+	pump(arg);
+}
+
+/* Cache a fetched answer in its table; the other table forgets the key. */
+static void
+answer_store(struct registry *reg, const char *ckey, struct answer *a)
+{
+	if (a->positive) {
+		registry_cache_del(reg->negative, ckey);
+		registry_cache_put(reg->cache, ckey, answer_ref(a));
+	} else {
+		registry_cache_del(reg->cache, ckey);
+		registry_cache_put(reg->negative, ckey, answer_ref(a));
+	}
 }
 
 /* The registry answered (or failed): cache, then complete every waiter. */
@@ -438,7 +509,9 @@ flight_done(const struct http_client_response *resp, void *arg)
 
 	why[0] = '\0';
 	fl->hreq = NULL;
-	TAILQ_REMOVE(&reg->flights, fl, entry);
+	flight_unlink(reg, fl);
+	misses_finished(reg->misses, fl->charged);
+	pump_soon(reg);
 	if (resp->error != HTTPC_OK) {
 		down = 1;
 		snprintf(why, sizeof(why), "registry unreachable: %s",
@@ -460,10 +533,10 @@ flight_done(const struct http_client_response *resp, void *arg)
 		old = registry_cache_get(reg->cache, fl->q.ckey);
 		if (old != NULL)
 			a->forced_ms = old->forced_ms;
-		registry_cache_put(reg->cache, fl->q.ckey, answer_ref(a));
+		answer_store(reg, fl->q.ckey, a);
 	}
 	if (a == NULL) {
-		/* Fall back on what we have, if anything. */
+		/* Fall back on what we have, if anything: positives only. */
 		query_what(&fl->q, what, sizeof(what));
 		old = registry_cache_get(reg->cache, fl->q.ckey);
 		if (old != NULL && now < old->expires_ms) {
@@ -471,8 +544,7 @@ flight_done(const struct http_client_response *resp, void *arg)
 			src = REGISTRY_SRC_CACHE;
 			log_warn("registry: refresh of %s failed (%s); keeping "
 			    "the cached answer", what, why);
-		} else if (old != NULL && down && old->positive &&
-		    now < old->stale_until_ms) {
+		} else if (old != NULL && down && now < old->stale_until_ms) {
 			a = answer_ref(old);
 			src = REGISTRY_SRC_CACHE;
 			stale = 1;
@@ -499,19 +571,13 @@ flight_done(const struct http_client_response *resp, void *arg)
 static struct flight *
 flight_find(struct registry *reg, const char *ckey)
 {
-	struct flight	*fl;
-
-	TAILQ_FOREACH(fl, &reg->flights, entry)
-		if (strcmp(fl->q.ckey, ckey) == 0)
-			return fl;
-	return NULL;
+	return registry_cache_get(reg->flight_idx, ckey);
 }
 
+/* A flight for q, not posted yet. */
 static struct flight *
-flight_start(struct registry *reg, const struct query *q)
+flight_new(struct registry *reg, const struct query *q)
 {
-	static const char *const hdrs[] = { "Content-Type: application/json",
-	    "Accept: application/json", NULL };
 	struct flight	*fl;
 
 	fl = xcalloc(1, sizeof(*fl));
@@ -519,23 +585,120 @@ flight_start(struct registry *reg, const struct query *q)
 	query_copy(&fl->q, q);
 	TAILQ_INIT(&fl->waiters);
 	TAILQ_INSERT_TAIL(&reg->flights, fl, entry);
-	fl->body = query_body(q);
-	fl->hreq = http_client_post(reg->http, reg->lookup_url, hdrs, fl->body,
-	    strlen(fl->body), 0, flight_done, fl);
+	registry_cache_put(reg->flight_idx, fl->q.ckey, fl);
 	return fl;
 }
 
+/* Post the flight; none of its waiters waits in the fair queue any more. */
+static void
+flight_post(struct registry *reg, struct flight *fl)
+{
+	static const char *const hdrs[] = { "Content-Type: application/json",
+	    "Accept: application/json", NULL };
+	struct registry_req	*req;
+
+	TAILQ_FOREACH(req, &fl->waiters, entry)
+		misses_unqueue(reg->misses, &req->mi);
+	fl->started = 1;
+	fl->body = query_body(&fl->q);
+	fl->hreq = http_client_post(reg->http, reg->lookup_url, hdrs, fl->body,
+	    strlen(fl->body), 0, flight_done, fl);
+}
+
+static void
+flight_add(struct flight *fl, struct registry_req *req)
+{
+	req->state = REQ_WAITING;
+	req->flight = fl;
+	TAILQ_INSERT_TAIL(&fl->waiters, req, entry);
+}
+
+/*
+ * Start misses while a miss slot (registry_limit.c) and a transfer slot
+ * are free: a miss never waits in the HTTP client's own queue.
+ */
+static void
+pump(struct registry *reg)
+{
+	struct miss_item	*mi;
+	struct miss_peer	*charged;
+	struct registry_req	*req;
+
+	while (http_client_pending(reg->http) < reg->http_slots &&
+	    (mi = misses_next(reg->misses, &charged)) != NULL) {
+		req = (struct registry_req *)(void *)((char *)mi -
+		    offsetof(struct registry_req, mi));
+		req->flight->charged = charged;
+		flight_post(reg, req->flight);
+	}
+}
+
+/* Answer REGISTRY_LIMITED at once (from the loop, like every answer). */
+static void
+req_limited(struct registry_req *req, enum miss_verdict v, int64_t retry_ms,
+    const char *peer, const struct query *q)
+{
+	struct registry	*reg = req->reg;
+	char		 why[256], key[INET6_ADDRSTRLEN + 8];
+
+	if (peer != NULL)
+		misses_peer_key(peer, key, sizeof(key));
+	else
+		key[0] = '\0';
+	switch (v) {
+	case MISS_ADDRESS_RATE:
+		snprintf(why, sizeof(why), "too many unknown keys from %s; "
+		    "retry later", key);
+		break;
+	case MISS_SUBSCRIBER_RATE:
+		snprintf(why, sizeof(why), "too many unknown keys for "
+		    "subscriber %.100s; retry later", q->subscriber_id);
+		break;
+	case MISS_QUEUE_FULL:
+		snprintf(why, sizeof(why), "too many registry lookups waiting "
+		    "from %s; retry later", key);
+		break;
+	default:
+		snprintf(why, sizeof(why), "too many addresses waiting for "
+		    "the registry; retry later");
+		break;
+	}
+	reg->limited++;
+	log_debug("registry: %s (subscriber %.100s key %.100s)", why,
+	    q->subscriber_id, q->key_id);
+	req_finish(req, NULL, REGISTRY_SRC_REGISTRY, 0, REGISTRY_LIMITED, why,
+	    q);
+	req->res.retry_after_s = (int)((retry_ms + 999) / 1000);
+	if (req->res.retry_after_s < 1)
+		req->res.retry_after_s = 1;
+}
+
+/* Longer than any id the signature parser passes on. */
+static int
+query_too_long(const struct query *q)
+{
+	const char	*f[4] = { q->subscriber_id, q->key_id, q->type,
+	    q->domain };
+	int		 i;
+
+	for (i = 0; i < 4; i++)
+		if (f[i] != NULL && strlen(f[i]) > REGISTRY_ID_MAX)
+			return 1;
+	return 0;
+}
+
 static struct registry_req *
-lookup(struct registry *reg, struct query *q, int flags, registry_cb cb,
-    void *arg)
+lookup(struct registry *reg, struct query *q, int flags, const char *peer,
+    registry_cb cb, void *arg)
 {
 	struct registry_req	*req;
 	struct answer		*a;
 	struct flight		*fl;
-	int64_t			 now, last;
+	enum miss_verdict	 v;
+	int64_t			 now, last, retry;
+	int			 known = 0;
 	char			 what[256];
 
-	query_key(q);
 	req = xcalloc(1, sizeof(*req));
 	req->reg = reg;
 	req->kind = q->kind;
@@ -543,6 +706,14 @@ lookup(struct registry *reg, struct query *q, int flags, registry_cb cb,
 	req->arg = arg;
 	now = clock_now_ms(reg->clock);
 
+	if (query_too_long(q)) {
+		/* Never asked for, never cached: no memory for junk. */
+		req_finish(req, NULL, REGISTRY_SRC_REGISTRY, 0,
+		    REGISTRY_NOT_FOUND, "an id or filter longer than 255 "
+		    "bytes", q);
+		goto done;
+	}
+	query_key(q);
 	if (reg->file != NULL) {
 		a = answer_new(reg, q, reg->file, now);
 		req_finish(req, a, REGISTRY_SRC_FILE, 0, REGISTRY_OK, "", q);
@@ -566,17 +737,44 @@ lookup(struct registry *reg, struct query *q, int flags, registry_cb cb,
 		a->forced_ms = now;
 		log_info("registry: refreshing %s (verification failed with "
 		    "the cached key)", query_what(q, what, sizeof(what)));
+		known = 1;
 	} else if (a != NULL && now < a->retry_ms) {
 		/* The registry just failed: stale answer without asking. */
 		req_finish(req, a, REGISTRY_SRC_CACHE, 1, REGISTRY_OK,
 		    a->down_why, q);
 		goto done;
+	} else if (a != NULL)
+		known = 1;	/* expired: refresh a known key */
+	else if ((a = registry_cache_get(reg->negative, q->ckey)) != NULL) {
+		if (now < a->expires_ms) {
+			/* A forced refresh has no cached key to refresh. */
+			req_finish(req, a, REGISTRY_SRC_CACHE, 0, REGISTRY_OK,
+			    "", q);
+			goto done;
+		}
+		registry_cache_del(reg->negative, q->ckey);
 	}
-	if ((fl = flight_find(reg, q->ckey)) == NULL)
-		fl = flight_start(reg, q);
-	req->state = REQ_WAITING;
-	req->flight = fl;
-	TAILQ_INSERT_TAIL(&fl->waiters, req, entry);
+	fl = flight_find(reg, q->ckey);
+	if (known || q->kind == Q_LIST) {
+		/* Known keys and lists: posted at once, never limited. */
+		if (fl == NULL)
+			fl = flight_new(reg, q);
+		flight_add(fl, req);
+		if (!fl->started)
+			flight_post(reg, fl);
+		goto done;
+	}
+	/* A miss: admitted, then queued (or joined to a flight under way). */
+	v = misses_admit(reg->misses, peer, q->subscriber_id,
+	    fl != NULL && fl->started ? NULL : &req->mi, &retry);
+	if (v != MISS_OK) {
+		req_limited(req, v, retry, peer, q);
+		goto done;
+	}
+	if (fl == NULL)
+		fl = flight_new(reg, q);
+	flight_add(fl, req);
+	pump(reg);
 done:
 	query_clear(q);
 	return req;
@@ -584,7 +782,8 @@ done:
 
 struct registry_req *
 registry_lookup_key(struct registry *reg, const char *subscriber_id,
-    const char *key_id, int flags, registry_cb cb, void *arg)
+    const char *key_id, int flags, const char *peer, registry_cb cb,
+    void *arg)
 {
 	struct query	 q;
 
@@ -595,7 +794,7 @@ registry_lookup_key(struct registry *reg, const char *subscriber_id,
 	q.kind = Q_KEY;
 	q.subscriber_id = xstrdup(subscriber_id);
 	q.key_id = xstrdup(key_id);
-	return lookup(reg, &q, flags, cb, arg);
+	return lookup(reg, &q, flags, peer, cb, arg);
 }
 
 struct registry_req *
@@ -622,17 +821,26 @@ registry_lookup_participants(struct registry *reg, const char *type,
 		*p = toupper((unsigned char)*p);
 	q.domain = dupnull(domain);
 	q.subscriber_id = dupnull(subscriber_id);
-	return lookup(reg, &q, 0, cb, arg);
+	return lookup(reg, &q, 0, NULL, cb, arg);
 }
 
 void
 registry_cancel(struct registry_req *req)
 {
+	struct flight	*fl;
+
 	if (req == NULL)
 		return;
 	if (req->state == REQ_WAITING) {
-		/* The flight goes on: its answer still fills the cache. */
-		TAILQ_REMOVE(&req->flight->waiters, req, entry);
+		/* A flight under way goes on: its answer still fills the
+		 * cache.  One nobody waits for any more is never asked. */
+		fl = req->flight;
+		misses_unqueue(req->reg->misses, &req->mi);
+		TAILQ_REMOVE(&fl->waiters, req, entry);
+		if (!fl->started && TAILQ_EMPTY(&fl->waiters)) {
+			flight_unlink(req->reg, fl);
+			flight_free(fl);
+		}
 	} else {
 		event_del(&req->ev);
 		TAILQ_REMOVE(&req->reg->done, req, entry);
@@ -640,6 +848,27 @@ registry_cancel(struct registry_req *req)
 	answer_unref(req->ans);
 	registry_recset_unref(req->list);
 	free(req);
+}
+
+void
+registry_stats(const struct registry *reg, struct registry_stats *st)
+{
+	const struct flight	*fl;
+	struct miss_stats	 ms;
+
+	memset(st, 0, sizeof(*st));
+	st->limited = reg->limited;
+	TAILQ_FOREACH(fl, &reg->flights, entry)
+		st->flights++;
+	if (reg->misses == NULL)
+		return;		/* file mode */
+	st->positive = registry_cache_count(reg->cache);
+	st->negative = registry_cache_count(reg->negative);
+	misses_stats(reg->misses, &ms);
+	st->peers = ms.peers;
+	st->subscribers = ms.subscribers;
+	st->queued = ms.queued;
+	st->inflight_misses = ms.inflight;
 }
 
 static int
@@ -654,6 +883,7 @@ registry_new(struct event_base *base, const struct registry_conf *conf,
 {
 	struct registry			*reg;
 	struct http_client_conf		 hc;
+	struct miss_conf		 mc;
 	size_t				 n;
 
 	if ((conf->url == NULL) == (conf->file == NULL)) {
@@ -676,9 +906,13 @@ registry_new(struct event_base *base, const struct registry_conf *conf,
 	reg->conf.ca_file = dupnull(conf->ca_file);
 	if (reg->conf.cache_size == 0)
 		reg->conf.cache_size = 1;
+	if (reg->conf.negative_cache_size == 0)
+		reg->conf.negative_cache_size = 1;
 	if (reg->conf.max_inflight < 1)
 		reg->conf.max_inflight = 1;
 	TAILQ_INIT(&reg->flights);
+	/* Bounded by what may wait: no eviction, no release. */
+	reg->flight_idx = registry_cache_new(SIZE_MAX, NULL);
 	TAILQ_INIT(&reg->done);
 
 	if (reg->conf.file != NULL) {
@@ -694,14 +928,30 @@ registry_new(struct event_base *base, const struct registry_conf *conf,
 	memset(&hc, 0, sizeof(hc));
 	hc.timeout_ms = reg->conf.timeout_ms;
 	hc.connect_timeout_ms = reg->conf.connect_timeout_ms;
-	hc.max_inflight = reg->conf.max_inflight;
+	/* max_inflight for misses, as many again for everything else. */
+	hc.max_inflight = reg->conf.max_inflight * 2;
 	hc.max_queue = (size_t)reg->conf.max_inflight * 16 < QUEUE_MIN ?
 	    QUEUE_MIN : (size_t)reg->conf.max_inflight * 16;
 	hc.response_max = RESPONSE_MAX;
 	hc.tls_verify = reg->conf.tls_verify;
 	hc.ca_file = reg->conf.ca_file;
 	reg->http = http_client_new(base, &hc);
+	reg->http_slots = (size_t)hc.max_inflight;
 	reg->cache = registry_cache_new(reg->conf.cache_size, answer_release);
+	reg->negative = registry_cache_new(reg->conf.negative_cache_size,
+	    answer_release);
+	memset(&mc, 0, sizeof(mc));
+	mc.rate = reg->conf.miss_rate;
+	mc.burst = reg->conf.miss_burst;
+	mc.queue_max = reg->conf.miss_queue > 0 ?
+	    (size_t)reg->conf.miss_queue : 1;
+	mc.table_max = reg->conf.miss_table_size;
+	mc.slots = reg->conf.max_inflight;
+	reg->misses = misses_new(&mc, clock);
+	if ((reg->pump_ev = evtimer_new(base, pump_event, reg)) == NULL) {
+		snprintf(err, errlen, "registry: cannot allocate an event");
+		goto fail;
+	}
 	return reg;
 fail:
 	registry_free(reg);
@@ -719,7 +969,7 @@ registry_free(struct registry *reg)
 	/* Drops every transfer without calling back: no flight_done(). */
 	http_client_free(reg->http);
 	while ((fl = TAILQ_FIRST(&reg->flights)) != NULL) {
-		TAILQ_REMOVE(&reg->flights, fl, entry);
+		flight_unlink(reg, fl);
 		while ((req = TAILQ_FIRST(&fl->waiters)) != NULL) {
 			TAILQ_REMOVE(&fl->waiters, req, entry);
 			free(req);
@@ -728,7 +978,13 @@ registry_free(struct registry *reg)
 	}
 	while ((req = TAILQ_FIRST(&reg->done)) != NULL)
 		registry_cancel(req);
+	/* The fair queue's items went with their requests. */
+	misses_free(reg->misses);
+	if (reg->pump_ev != NULL)
+		event_free(reg->pump_ev);
 	registry_cache_free(reg->cache);
+	registry_cache_free(reg->negative);
+	registry_cache_free(reg->flight_idx);
 	registry_recset_unref(reg->file);
 	free(reg->lookup_url);
 	registry_conf_clear(&reg->conf);

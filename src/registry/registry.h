@@ -39,8 +39,59 @@
  *     knows which one the message needs.  List lookups match type
  *     (case-insensitively), domain and subscriber_id when given.
  *   - Every "now" comes from the struct clock given to registry_new()
- *     (validity windows, ttls, the forced-refresh rate limit), so tests
- *     move time instead of sleeping.  Network timeouts are real time.
+ *     (validity windows, ttls, the forced-refresh rate limit, the miss
+ *     buckets), so tests move time instead of sleeping.  Network timeouts
+ *     are real time.
+ *
+ * Flood resistance (URL mode; file mode answers everything from memory
+ * and limits nothing):
+ *   - Two tables.  Positive answers (a usable record when fetched) live in
+ *     the cache (cache_size entries, LRU); every other answer (not found,
+ *     not usable) in the negative table (negative_cache_size entries,
+ *     LRU).  A negative answer never evicts a positive one, so a flood of
+ *     unknown key ids leaves the known keys and their stale-if-error
+ *     fallback in place.  A fetched answer replaces the key's entry in
+ *     the other table.
+ *   - Known and unknown.  A key lookup the cache answers, or that
+ *     refreshes a key in the cache (expired, or REGISTRY_FORCE_REFRESH),
+ *     is "known": it is never limited and never waits behind a miss.
+ *     List lookups (gateways, participants) count as known: their
+ *     callers are our own or authenticated.  A key lookup that neither
+ *     table answers is a "miss".
+ *   - Limits on misses, by who asked: peer is the address of the network
+ *     request (http_request_peer()), NULL for internal callers, which are
+ *     never limited.  Each peer address (an IPv6 address counts as its
+ *     /64) and each subscriber id has a bucket of miss_burst tokens,
+ *     refilled at miss_rate per second; a miss takes one token from each.
+ *     An empty bucket, miss_queue misses of the address already waiting,
+ *     or miss_table_size addresses all busy: REGISTRY_LIMITED at once,
+ *     with retry_after_s, never queued.  A miss that joins a request
+ *     already sent for the same key costs a token but no queue place.
+ *   - Fair queue.  At most max_inflight misses are sent at once, and one
+ *     address holds at most max_inflight / 2 of them (at least 1).  The
+ *     next miss sent is the oldest of the waiting address with the fewest
+ *     misses in flight, ties in round-robin order (an address served, or
+ *     new, goes to the back).  A miss queued by one address and asked by
+ *     another waits in both queues and goes at the first turn.
+ *     Bound: a miss of an address with nothing in flight goes before
+ *     every miss of the addresses with misses in flight, so a new peer's
+ *     first miss waits for at most W other misses, W the number of other
+ *     addresses waiting with nothing in flight, i.e. for at most
+ *     ceil((W + 1) / max_inflight) lookup times (each at most
+ *     timeout_ms).  With one flooding address and max_inflight >= 2,
+ *     W = 0 and a slot is free: it is sent at once, whatever the flood
+ *     has queued.
+ *   - Known lookups have max_inflight transfer slots of their own (the
+ *     HTTP client runs 2 * max_inflight), and a miss is only sent when a
+ *     transfer slot is free, so misses never queue in front of them: a
+ *     known lookup waits only when max_inflight known lookups already
+ *     run.
+ *   - Memory: cache_size + negative_cache_size answers; at most
+ *     miss_table_size address entries, each with at most miss_queue
+ *     waiting lookups, and miss_table_size subscriber entries (idle
+ *     entries evicted least recently used first); ids and filters longer
+ *     than REGISTRY_ID_MAX bytes are answered NOT_FOUND without asking or
+ *     caching.
  */
 #ifndef BECKND_REGISTRY_H
 #define BECKND_REGISTRY_H
@@ -61,11 +112,19 @@ struct registry_conf {
 	int64_t		 timeout_ms;	/* whole lookup, default 5 s */
 	int64_t		 connect_timeout_ms; /* default 2 s */
 	size_t		 cache_size;	/* entries, default 10000 */
-	int		 max_inflight;	/* concurrent HTTP lookups, default 64 */
+	int		 max_inflight;	/* concurrent misses, default 64 */
 	int		 tls_verify;	/* default 1 */
 	char		*ca_file;	/* optional CA bundle */
 	/* Added by the registry module: */
 	int64_t		 refresh_interval_ms; /* forced refresh, per key, default 5 s */
+	/* Flood resistance (see the contract above): */
+	size_t		 negative_cache_size; /* default 10000 */
+	int		 miss_rate;	/* misses per second, per address and
+					 * per subscriber id; default 20 */
+	int		 miss_burst;	/* default 100 */
+	int		 miss_queue;	/* waiting misses per address; 16 */
+	size_t		 miss_table_size; /* addresses / subscribers tracked;
+					 * 4096 (no configuration key) */
 };
 
 #define REGISTRY_CACHE_TTL_MS		(300 * 1000)
@@ -76,6 +135,14 @@ struct registry_conf {
 #define REGISTRY_CACHE_SIZE		10000
 #define REGISTRY_MAX_INFLIGHT		64
 #define REGISTRY_REFRESH_INTERVAL_MS	(5 * 1000)
+#define REGISTRY_NEGATIVE_CACHE_SIZE	10000
+#define REGISTRY_MISS_RATE		20
+#define REGISTRY_MISS_BURST		100
+#define REGISTRY_MISS_QUEUE		16
+#define REGISTRY_MISS_TABLE_SIZE	4096
+
+/* Longest id or filter looked up (the signature parser's SIG_ID_MAX - 1). */
+#define REGISTRY_ID_MAX			255
 
 void	registry_conf_defaults(struct registry_conf *);
 void	registry_conf_clear(struct registry_conf *);	/* frees strings */
@@ -173,6 +240,12 @@ enum registry_status {
 	REGISTRY_NOT_FOUND,	/* no such subscriber / key / gateway */
 	REGISTRY_NOT_USABLE,	/* found, but status or validity excludes it */
 	REGISTRY_UNAVAILABLE,	/* registry failed and nothing usable cached */
+	/*
+	 * A miss over its limits (see above): "too many unknown keys from
+	 * this address; retry later".  Nothing was asked or cached; the
+	 * caller answers 503 with Retry-After: retry_after_s.
+	 */
+	REGISTRY_LIMITED,
 };
 
 enum registry_source {
@@ -202,6 +275,8 @@ struct registry_result {
 	 */
 	struct registry_record	*const *records;
 	size_t			 nrecords;
+	/* LIMITED only: seconds until a retry may pass (>= 1); else 0. */
+	int			 retry_after_s;
 };
 
 typedef void	(*registry_cb)(const struct registry_result *, void *arg);
@@ -232,13 +307,16 @@ int		 registry_reload(struct registry *);
  * The record holding subscriber_id's key key_id.  REGISTRY_FORCE_REFRESH:
  * the caller's verification with a cached key failed; ask the registry
  * again unless this key was force-refreshed less than refresh_interval
- * ago (then answer from the cache).  File mode ignores the flag: the
- * loaded file is the truth until registry_reload().  Returns NULL only on
- * bad arguments (then there is no callback).
+ * ago (then answer from the cache); a cached negative answer is served as
+ * it is.  File mode ignores the flag: the loaded file is the truth until
+ * registry_reload().  peer: the address the request came from
+ * (http_request_peer()), whose misses are limited; NULL for internal
+ * callers (not limited).  Returns NULL only on bad arguments (then there
+ * is no callback).
  */
 struct registry_req *registry_lookup_key(struct registry *,
 		    const char *subscriber_id, const char *key_id, int flags,
-		    registry_cb, void *arg);
+		    const char *peer, registry_cb, void *arg);
 /* Usable gateways (type BG) of domain (or of every domain). */
 struct registry_req *registry_lookup_gateways(struct registry *,
 		    const char *domain, registry_cb, void *arg);
@@ -251,6 +329,20 @@ struct registry_req *registry_lookup_participants(struct registry *,
 		    const char *type, const char *domain,
 		    const char *subscriber_id, registry_cb, void *arg);
 void		 registry_cancel(struct registry_req *);
+
+/* Counters and table sizes, for tests and the proxy's counters. */
+struct registry_stats {
+	size_t		 positive;	/* cache entries */
+	size_t		 negative;	/* negative table entries */
+	size_t		 peers;		/* address entries */
+	size_t		 subscribers;	/* subscriber entries */
+	size_t		 queued;	/* misses waiting in the fair queue */
+	int		 inflight_misses;
+	size_t		 flights;	/* distinct lookups queued or sent */
+	uint64_t	 limited;	/* lookups answered REGISTRY_LIMITED */
+};
+void		 registry_stats(const struct registry *,
+		    struct registry_stats *);
 
 const char	*registry_status_name(enum registry_status);
 const char	*registry_source_name(enum registry_source);

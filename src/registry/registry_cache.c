@@ -1,5 +1,9 @@
 /*
  * registry_cache.c - chained hash table plus an LRU list.
+ *
+ * The keys name subscribers and key ids that anyone may send us, so the
+ * hash is keyed with a random per-table seed: nobody outside the process
+ * can aim keys at one bucket.
  */
 #include "config.h"
 
@@ -8,6 +12,9 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+
+#include <openssl/rand.h>
 
 #include "registry/registry_cache.h"
 #include "util/xmalloc.h"
@@ -29,17 +36,24 @@ struct registry_cache {
 	size_t			 max;
 	struct centry_list	 lru;
 	void			(*release)(void *);
+	uint64_t		 seed;
 };
 
+/* FNV-1a from a random basis, then a 64-bit finaliser (murmur3 fmix64). */
 static uint64_t
-hash_str(const char *s)
+hash_str(const struct registry_cache *c, const char *s)
 {
-	uint64_t	 h = 14695981039346656037ULL;	/* FNV-1a */
+	uint64_t	 h = 14695981039346656037ULL ^ c->seed;
 
 	for (; *s != '\0'; s++) {
 		h ^= (unsigned char)*s;
 		h *= 1099511628211ULL;
 	}
+	h ^= h >> 33;
+	h *= 0xff51afd7ed558ccdULL;
+	h ^= h >> 33;
+	h *= 0xc4ceb9fe1a85ec53ULL;
+	h ^= h >> 33;
 	return h;
 }
 
@@ -53,6 +67,8 @@ registry_cache_new(size_t max, void (*release)(void *))
 	c->nbuckets = 64;
 	c->buckets = xcalloc(c->nbuckets, sizeof(*c->buckets));
 	c->release = release;
+	if (RAND_bytes((unsigned char *)&c->seed, sizeof(c->seed)) != 1)
+		c->seed = (uint64_t)time(NULL) ^ (uint64_t)(uintptr_t)c;
 	TAILQ_INIT(&c->lru);
 	return c;
 }
@@ -104,7 +120,7 @@ grow(struct registry_cache *c)
 void *
 registry_cache_get(struct registry_cache *c, const char *key)
 {
-	struct centry	*e = *find(c, key, hash_str(key));
+	struct centry	*e = *find(c, key, hash_str(c, key));
 
 	if (e == NULL)
 		return NULL;
@@ -116,7 +132,7 @@ registry_cache_get(struct registry_cache *c, const char *key)
 void
 registry_cache_put(struct registry_cache *c, const char *key, void *val)
 {
-	uint64_t	 h = hash_str(key);
+	uint64_t	 h = hash_str(c, key);
 	struct centry	**pp = find(c, key, h), *e;
 
 	if ((e = *pp) != NULL) {
@@ -147,7 +163,7 @@ registry_cache_put(struct registry_cache *c, const char *key, void *val)
 void
 registry_cache_del(struct registry_cache *c, const char *key)
 {
-	struct centry	**pp = find(c, key, hash_str(key));
+	struct centry	**pp = find(c, key, hash_str(c, key));
 
 	if (*pp != NULL)
 		unlink_free(c, pp);
