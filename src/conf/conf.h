@@ -73,6 +73,8 @@ struct conf {
 	size_t		 header_max;
 	int64_t		 read_timeout_ms;
 	int		 max_connections;
+	int64_t		 idle_timeout_ms;	/* keep-alive wait */
+	int		 max_connections_per_client; /* per address */
 
 	/* delivery to webhooks and peers: */
 	int64_t		 webhook_timeout_ms;

@@ -31,10 +31,16 @@ error_body(int status, const char *why, struct evbuffer *out, void *arg)
 {
 	if (status == 413)
 		beckn_error_write(out, BECKN_ERR_TOO_LARGE, NULL, why);
+	else if (status == 503)		/* connection or memory budget */
+		beckn_error_write(out, BECKN_ERR_BUSY, NULL, why);
 	else
 		beckn_nack_write(out, BECKN_CODE_INVALID_REQUEST, NULL, why);
 	return "application/json";
 }
+
+/* Each at most once: two would leave which one was verified ambiguous. */
+static const char *const unique_headers[] = { "Authorization",
+	"X-Gateway-Authorization", "Proxy-Authorization", NULL };
 
 static void
 server_conf(const struct conf *c, struct http_server_conf *hc)
@@ -43,9 +49,11 @@ server_conf(const struct conf *c, struct http_server_conf *hc)
 	hc->header_max = c->header_max;
 	hc->body_max = c->body_max;
 	hc->read_timeout_ms = c->read_timeout_ms;
-	hc->idle_timeout_ms = c->read_timeout_ms * 2;
+	hc->idle_timeout_ms = c->idle_timeout_ms;
 	hc->write_timeout_ms = c->read_timeout_ms;
 	hc->max_connections = c->max_connections;
+	hc->max_connections_per_client = c->max_connections_per_client;
+	hc->unique_headers = unique_headers;
 }
 
 static void
