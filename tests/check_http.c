@@ -29,7 +29,9 @@
 
 #include "testutil.h"
 #include "http/http_parse.h"
+#include "http/http_peers.h"
 #include "http/http_server.h"
+#include "util/budget.h"
 
 /* ------------------------------------------------------------------ */
 /* Part 1: http_parse                                                  */
@@ -402,13 +404,137 @@ START_TEST(parse_expect)
 }
 END_TEST
 
+START_TEST(parse_head_count)
+{
+	ck_assert_int_eq(parse("GET / HTTP/1.1\r\nAuthorization: a\r\n"
+	    "X-A: 1\r\nauthorization: b\r\nAUTHORIZATION:\r\n\r\n"), 0);
+	ck_assert_uint_eq(http_head_count(&ph, "Authorization"), 3);
+	ck_assert_uint_eq(http_head_count(&ph, "x-a"), 1);
+	ck_assert_uint_eq(http_head_count(&ph, "X-Gateway-Authorization"), 0);
+	ck_assert_uint_eq(http_head_count(&ph, "Authorizatio"), 0);
+}
+END_TEST
+
+static int64_t
+csize(const char *s)
+{
+	return http_chunk_size(s, strlen(s));
+}
+
+START_TEST(parse_chunk_size)
+{
+	static const char *const bad[] = { "", " ", ";x", "5 junk", "5junk",
+	    "5 ", "5\t", "5;", "5; ", "5;x ", "5;x=", "5;x=\"a", "5;x=\"a\" ",
+	    "5;x=a b", "5;x=\"\x01\"", "5;x=\"a\\", "5;=a", "5;x;", "5,6",
+	    "0x5", "+5", "-5", "5 5", "5;x=a;", "5;x==a", "5;x=(a)",
+	    "8000000000000000", "10000000000000000",
+	    "123456789abcdef01" };
+	size_t	 i;
+
+	ck_assert_int_eq(csize("0"), 0);
+	ck_assert_int_eq(csize("5"), 5);
+	ck_assert_int_eq(csize("00a"), 10);
+	ck_assert_int_eq(csize("fF"), 255);
+	ck_assert_int_eq(csize("7fffffffffffffff"), INT64_MAX);
+	/* Extensions, with optional whitespace around ';' and '='. */
+	ck_assert_int_eq(csize("5;ext"), 5);
+	ck_assert_int_eq(csize("5;ext=1"), 5);
+	ck_assert_int_eq(csize("5 ;ext"), 5);
+	ck_assert_int_eq(csize("5\t; ext = v ;b"), 5);
+	ck_assert_int_eq(csize("6;a=b;c=\"d\""), 6);
+	ck_assert_int_eq(csize("1;q=\"a \\\" ;b\\\\\""), 1);
+	ck_assert_int_eq(csize("1;q=\"\x80\xff\""), 1);
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		ck_assert_msg(csize(bad[i]) == -1, "chunk size line \"%s\" "
+		    "accepted", bad[i]);
+	/* A NUL anywhere. */
+	ck_assert_int_eq(http_chunk_size("5\0", 2), -1);
+	ck_assert_int_eq(http_chunk_size("5;a\0", 4), -1);
+	ck_assert_int_eq(http_chunk_size("5;a=\"\0\"", 7), -1);
+	/* Only len bytes count. */
+	ck_assert_int_eq(http_chunk_size("5 junk", 1), 5);
+}
+END_TEST
+
+/* http_peers: the per-address count behind max_connections_per_client. */
+START_TEST(peers_count)
+{
+	struct http_peers	*t = http_peers_new();
+	struct http_peer	*e[600], *x;
+	struct sockaddr_in	 a4, b4;
+	struct sockaddr_in6	 m6, o6;
+	size_t			 i;
+
+	memset(&a4, 0, sizeof(a4));
+	a4.sin_family = AF_INET;
+	inet_pton(AF_INET, "192.0.2.1", &a4.sin_addr);
+	b4 = a4;
+	inet_pton(AF_INET, "192.0.2.2", &b4.sin_addr);
+	memset(&m6, 0, sizeof(m6));
+	m6.sin6_family = AF_INET6;
+	inet_pton(AF_INET6, "::ffff:192.0.2.1", &m6.sin6_addr);
+	o6 = m6;
+	inet_pton(AF_INET6, "2001:db8::1", &o6.sin6_addr);
+
+	ck_assert_ptr_nonnull(e[0] = http_peers_add(t,
+	    (struct sockaddr *)&a4, 3));
+	ck_assert_ptr_nonnull(e[1] = http_peers_add(t,
+	    (struct sockaddr *)&a4, 3));
+	/* The IPv4-mapped form is the same client. */
+	ck_assert_ptr_nonnull(e[2] = http_peers_add(t,
+	    (struct sockaddr *)&m6, 3));
+	ck_assert_ptr_eq(e[0], e[2]);
+	ck_assert_int_eq(http_peers_count(t, (struct sockaddr *)&a4), 3);
+	ck_assert_ptr_null(http_peers_add(t, (struct sockaddr *)&a4, 3));
+	ck_assert_ptr_null(http_peers_add(t, (struct sockaddr *)&m6, 3));
+	ck_assert_int_eq(http_peers_count(t, (struct sockaddr *)&a4), 3);
+	/* Other addresses are unaffected; no limit when max <= 0. */
+	ck_assert_ptr_nonnull(e[3] = http_peers_add(t,
+	    (struct sockaddr *)&b4, 3));
+	ck_assert_ptr_nonnull(e[4] = http_peers_add(t,
+	    (struct sockaddr *)&o6, 1));
+	ck_assert_ptr_null(http_peers_add(t, (struct sockaddr *)&o6, 1));
+	ck_assert_ptr_nonnull(x = http_peers_add(t, (struct sockaddr *)&a4,
+	    0));
+	ck_assert_int_eq(http_peers_count(t, (struct sockaddr *)&a4), 4);
+	ck_assert_uint_eq(http_peers_size(t), 3);
+	http_peers_remove(t, x);
+	http_peers_remove(t, e[0]);
+	ck_assert_ptr_nonnull(e[0] = http_peers_add(t,
+	    (struct sockaddr *)&a4, 3));
+	for (i = 0; i < 5; i++)
+		http_peers_remove(t, e[i]);
+	ck_assert_uint_eq(http_peers_size(t), 0);
+	ck_assert_int_eq(http_peers_count(t, (struct sockaddr *)&a4), 0);
+
+	/* Many addresses: the table grows and shrinks back. */
+	for (i = 0; i < 600; i++) {
+		o6.sin6_addr.s6_addr[14] = (uint8_t)(i >> 8);
+		o6.sin6_addr.s6_addr[15] = (uint8_t)i;
+		ck_assert_ptr_nonnull(e[i] = http_peers_add(t,
+		    (struct sockaddr *)&o6, 1));
+	}
+	ck_assert_uint_eq(http_peers_size(t), 600);
+	for (i = 0; i < 600; i++) {
+		o6.sin6_addr.s6_addr[14] = (uint8_t)(i >> 8);
+		o6.sin6_addr.s6_addr[15] = (uint8_t)i;
+		ck_assert_int_eq(http_peers_count(t, (struct sockaddr *)&o6),
+		    1);
+	}
+	for (i = 0; i < 600; i++)
+		http_peers_remove(t, e[i]);
+	ck_assert_uint_eq(http_peers_size(t), 0);
+	http_peers_free(t);
+}
+END_TEST
+
 /* ------------------------------------------------------------------ */
 /* Part 2: the server, in process                                      */
 /* ------------------------------------------------------------------ */
 
 #define MAXREC		8
 #define MAXHELD		8
-#define MAXCLIENTS	8
+#define MAXCLIENTS	16
 
 enum mode {
 	M_REPLY,	/* answer at once */
@@ -451,6 +577,8 @@ static struct {
 	int			 nheld;
 	int			 replied;
 	struct client		*clients[MAXCLIENTS];
+	struct budget		*budget;	/* the server's, if any */
+	size_t			 used_in_handler; /* budget used at dispatch */
 } T;
 
 static double
@@ -533,6 +661,8 @@ handler(struct http_request *req, void *arg)
 		r->replied_before = T.replied;
 	}
 	T.nreq++;
+	if (T.budget != NULL)
+		T.used_in_handler = T.budget->used;
 
 	switch (T.mode) {
 	case M_REPLY:
@@ -561,6 +691,11 @@ handler(struct http_request *req, void *arg)
 			ck_assert(memcmp(s, r->body, len) == 0);
 		}
 		free(s);
+		/* The charge came with the body: give it back. */
+		if (T.budget != NULL) {
+			ck_assert_uint_ge(T.budget->used, len);
+			budget_give(T.budget, len);
+		}
 		b = http_request_body(req, &len);
 		ck_assert_uint_eq(len, 0);
 		ck_assert_str_eq(b, "");
@@ -696,12 +831,28 @@ client_event_cb(struct bufferevent *bev, short what, void *arg)
 	}
 }
 
+/* A client connecting from src (an address of lo), or NULL when the
+ * system cannot bind it. */
 static struct client *
-client_new(void)
+client_new_from(const char *src)
 {
 	struct client		*c;
 	struct sockaddr_in	 sin;
+	evutil_socket_t		 fd = -1;
 	int			 i;
+
+	if (src != NULL) {
+		memset(&sin, 0, sizeof(sin));
+		sin.sin_family = AF_INET;
+		ck_assert_int_eq(inet_pton(AF_INET, src, &sin.sin_addr), 1);
+		fd = socket(AF_INET, SOCK_STREAM, 0);
+		ck_assert_int_ge(fd, 0);
+		if (bind(fd, (struct sockaddr *)&sin, sizeof(sin)) == -1) {
+			close(fd);
+			return NULL;
+		}
+		evutil_make_socket_nonblocking(fd);
+	}
 
 	c = calloc(1, sizeof(*c));
 	ck_assert_ptr_nonnull(c);
@@ -710,7 +861,7 @@ client_new(void)
 	ck_assert_int_lt(i, MAXCLIENTS);
 	T.clients[i] = c;
 	c->in = evbuffer_new();
-	c->bev = bufferevent_socket_new(T.base, -1, BEV_OPT_CLOSE_ON_FREE);
+	c->bev = bufferevent_socket_new(T.base, fd, BEV_OPT_CLOSE_ON_FREE);
 	ck_assert_ptr_nonnull(c->bev);
 	bufferevent_setcb(c->bev, client_read_cb, client_write_cb,
 	    client_event_cb, c);
@@ -725,6 +876,12 @@ client_new(void)
 	}
 	bufferevent_enable(c->bev, EV_READ | EV_WRITE);
 	return c;
+}
+
+static struct client *
+client_new(void)
+{
+	return client_new_from(NULL);
 }
 
 static void
@@ -1240,7 +1397,9 @@ START_TEST(srv_content_length_too_large)
 	/* The client keeps sending the whole body regardless. */
 	client_send(c, body, n);
 	free(body);
-	ck_assert(WAIT(c->closed, 5000));
+	/* The 413 and the server's FIN may come before the client has sent
+	 * it all: the server drops the rest meanwhile (no reset). */
+	ck_assert(WAIT(c->closed && client_outq(c) == 0, 5000));
 	ck_assert_msg(c->err == 0, "client error %s", strerror(c->err));
 	ck_assert_uint_eq(client_outq(c), 0);
 	ck_assert_int_eq(resps(c, r, 2), 1);
@@ -1521,37 +1680,116 @@ START_TEST(srv_client_gone_drop)
 }
 END_TEST
 
+/*
+ * At max_connections a new connection closes the longest idle one to get
+ * in; accepting pauses only when none is idle (every connection has a
+ * request in progress), and resumes when one becomes idle.
+ */
 START_TEST(srv_max_connections)
 {
 	struct http_server_conf	 conf = conf_default();
-	struct client		*a, *b, *c;
-	struct resp		 r[2];
+	const struct http_server_stats *st;
+	struct client		*a, *b, *c, *d;
+	struct resp		 r[3];
+	int			 i;
 
 	conf.max_connections = 2;
 	srv_start(&conf);
+	st = http_server_stats(T.srv);
 	a = client_new();
-	b = client_new();
 	client_sends(a, "GET /a HTTP/1.1\r\n\r\n");
+	ck_assert(WAIT(nresps(a) == 1, 2000));
+	b = client_new();
 	client_sends(b, "GET /b HTTP/1.1\r\n\r\n");
-	ck_assert(WAIT(nresps(a) == 1 && nresps(b) == 1, 2000));
+	ck_assert(WAIT(nresps(b) == 1 && st->idle == 2, 2000));
+	ck_assert_uint_eq(st->connections, 2);
+	/* c gets in at once: a, idle the longest, is closed silently. */
 	c = client_new();
 	client_sends(c, "GET /c HTTP/1.1\r\n\r\n");
-	RUN(200);
-	ck_assert_int_eq(nresps(c), 0);
-	ck_assert_int_eq(T.nreq, 2);
-	/* a leaves: c gets in. */
-	client_free(a);
-	ck_assert(WAIT(resps(c, r, 2) == 1, 2000));
+	ck_assert(WAIT(resps(c, r, 2) == 1 && a->closed, 2000));
 	assert_body(&r[0], "GET /c - 0");
-	/* b still works, and a fourth waits again. */
+	ck_assert_int_eq(nresps(a), 1);
+	ck_assert_uint_eq(resp_used, evbuffer_get_length(c->in));
+	ck_assert_int_eq(b->closed, 0);
+	ck_assert_uint_eq(st->evicted, 1);
+	ck_assert_uint_eq(st->connections, 2);
+
+	/* b and c busy: nothing idle, so d waits in the backlog. */
+	T.mode = M_HOLD;
 	client_sends(b, "GET /b2 HTTP/1.1\r\n\r\n");
-	ck_assert(WAIT(nresps(b) == 2, 2000));
-	a = client_new();
-	client_sends(a, "GET /a2 HTTP/1.1\r\n\r\n");
-	RUN(150);
-	ck_assert_int_eq(nresps(a), 0);
-	client_free(b);
-	ck_assert(WAIT(nresps(a) == 1, 2000));
+	client_sends(c, "GET /c2 HTTP/1.1\r\n\r\n");
+	ck_assert(WAIT(T.nheld == 2, 2000));
+	d = client_new();
+	client_sends(d, "GET /d HTTP/1.1\r\n\r\n");
+	RUN(200);
+	ck_assert_int_eq(nresps(d), 0);
+	ck_assert_int_eq(T.nreq, 5);
+	ck_assert_uint_eq(st->connections, 2);
+	/* b's answer makes b idle: d gets in, and b is closed for it. */
+	T.mode = M_REPLY;
+	i = strcmp(http_request_path(T.held[0]), "/b2") == 0 ? 0 : 1;
+	reply_std(T.held[i], 200);
+	T.held[i] = NULL;
+	ck_assert(WAIT(nresps(d) == 1 && b->closed, 2000));
+	ck_assert_int_eq(nresps(b), 2);
+	ck_assert_int_eq(c->closed, 0);
+	ck_assert_uint_eq(st->evicted, 2);
+	ck_assert_uint_eq(st->connections, 2);
+	/* c's held request is unaffected. */
+	reply_std(T.held[1 - i], 200);
+	T.held[1 - i] = NULL;
+	ck_assert(WAIT(nresps(c) == 2, 2000));
+}
+END_TEST
+
+/*
+ * Oldest idle first, fresh connections (no byte yet) count as idle, and
+ * a connection with a request being received is never closed for room.
+ */
+START_TEST(srv_evict_oldest_idle)
+{
+	struct http_server_conf	 conf = conf_default();
+	const struct http_server_stats *st;
+	struct client		*c[4], *slow, *n1, *n2;
+	int			 i;
+
+	conf.max_connections = 5;
+	srv_start(&conf);
+	st = http_server_stats(T.srv);
+	/* A slow request in progress (not idle). */
+	slow = client_new();
+	client_sends(slow, "POST /slow HTTP/1.1\r\nContent-Length: 5\r\n"
+	    "\r\nab");
+	ck_assert(WAIT(st->connections == 1 && st->idle == 0, 2000));
+	/* Four idle ones, c[0] idle the longest. */
+	for (i = 0; i < 4; i++) {
+		c[i] = client_new();
+		ck_assert(WAIT(st->connections == (size_t)i + 2, 2000));
+		if (i < 2) {
+			client_sends(c[i], "GET /k HTTP/1.1\r\n\r\n");
+			ck_assert(WAIT(nresps(c[i]) == 1, 2000));
+		}
+	}
+	ck_assert(WAIT(st->idle == 4, 2000));
+	/* c[1] is used again: now c[0], c[2], c[3], c[1] by idle age. */
+	client_sends(c[1], "GET /k2 HTTP/1.1\r\n\r\n");
+	ck_assert(WAIT(nresps(c[1]) == 2 && st->idle == 4, 2000));
+
+	n1 = client_new();
+	client_sends(n1, "GET /n1 HTTP/1.1\r\n\r\n");
+	ck_assert(WAIT(nresps(n1) == 1 && c[0]->closed, 2000));
+	n2 = client_new();
+	client_sends(n2, "GET /n2 HTTP/1.1\r\n\r\n");
+	ck_assert(WAIT(nresps(n2) == 1 && c[2]->closed, 2000));
+	RUN(50);
+	ck_assert_int_eq(c[1]->closed, 0);
+	ck_assert_int_eq(c[3]->closed, 0);
+	ck_assert_int_eq(slow->closed, 0);
+	ck_assert_uint_eq(st->evicted, 2);
+	ck_assert_uint_eq(st->connections, 5);
+	/* The slow request completes normally. */
+	client_sends(slow, "cde");
+	ck_assert(WAIT(nresps(slow) == 1, 2000));
 }
 END_TEST
 
@@ -1751,6 +1989,590 @@ START_TEST(srv_half_close_full_response)
 }
 END_TEST
 
+/* Connection budget ------------------------------------------------- */
+
+/* A 503 the server answered itself: Retry-After, error body, close. */
+static void
+assert_503(struct client *c, const char *why)
+{
+	struct resp	 r[2];
+
+	ck_assert_int_eq(resps(c, r, 2), 1);
+	ck_assert_uint_eq(resp_used, evbuffer_get_length(c->in));
+	assert_error(&r[0], 503, why);
+	ck_assert_ptr_nonnull(resp_header(&r[0], "Retry-After"));
+	ck_assert_str_eq(resp_header(&r[0], "Retry-After"), "1");
+}
+
+START_TEST(srv_per_client_limit)
+{
+	struct http_server_conf	 conf = conf_default();
+	const struct http_server_stats *st;
+	struct client		*c[3], *x, *o;
+	struct resp		 r[2];
+	int			 i;
+
+	conf.max_connections_per_client = 3;
+	srv_start(&conf);
+	st = http_server_stats(T.srv);
+	for (i = 0; i < 3; i++) {
+		c[i] = client_new();
+		ck_assert(WAIT(st->connections == (size_t)i + 1, 2000));
+	}
+	client_sends(c[0], "GET /0 HTTP/1.1\r\n\r\n");
+	ck_assert(WAIT(nresps(c[0]) == 1, 2000));
+	/* The fourth from 127.0.0.1: 503, closed, never queued. */
+	x = client_new();
+	client_sends(x, "GET /x HTTP/1.1\r\n\r\n");
+	ck_assert(WAIT(x->closed, 2000));
+	assert_503(x, "too many connections from this address");
+	ck_assert_int_eq(T.nreq, 1);
+	ck_assert_uint_eq(st->per_client_refused, 1);
+	/* It is gone from the server too, promptly. */
+	ck_assert(WAIT(st->connections == 3, 1500));
+	client_free(x);
+	/* The first three still work. */
+	for (i = 0; i < 3; i++)
+		client_sends(c[i], "GET /again HTTP/1.1\r\n\r\n");
+	ck_assert(WAIT(nresps(c[0]) == 2 && nresps(c[1]) == 1 &&
+	    nresps(c[2]) == 1, 2000));
+	/* Another address is not affected (when lo has 127.0.0.2). */
+	if ((o = client_new_from("127.0.0.2")) != NULL) {
+		client_sends(o, "GET /other HTTP/1.1\r\n\r\n");
+		ck_assert(WAIT(resps(o, r, 2) == 1, 2000));
+		assert_body(&r[0], "GET /other - 0");
+		ck_assert_int_le(T.nreq, MAXREC);
+		ck_assert_str_eq(T.recs[T.nreq - 1].peer, "127.0.0.2");
+		client_free(o);
+	}
+	/* One leaves: room for one more from 127.0.0.1. */
+	client_free(c[1]);
+	ck_assert(WAIT(st->connections == 2, 2000));
+	x = client_new();
+	client_sends(x, "GET /y HTTP/1.1\r\n\r\n");
+	ck_assert(WAIT(resps(x, r, 2) == 1, 2000));
+	assert_body(&r[0], "GET /y - 0");
+	ck_assert_uint_eq(st->per_client_refused, 1);
+}
+END_TEST
+
+/* idle_timeout bounds the wait between requests, read_timeout one
+ * request: each applies on its own. */
+START_TEST(srv_idle_vs_read_timeout)
+{
+	struct http_server_conf	 conf = conf_default();
+	struct client		*c;
+	struct resp		 r[2];
+	static const char	 req[] = "GET /drip HTTP/1.1\r\nHost: a\r\n"
+	    "X-Pad: 0123456789\r\n\r\n";
+	double			 t0;
+	size_t			 i;
+
+	/* Short idle, long read: a request dripping for 4 x idle_timeout
+	 * is served; the idle wait after it is cut at idle_timeout. */
+	conf.idle_timeout_ms = 200;
+	conf.read_timeout_ms = 3000;
+	srv_start(&conf);
+	c = client_new();
+	client_sends(c, "G");
+	t0 = now_ms();
+	for (i = 1; i < sizeof(req) - 1; i += 3) {
+		RUN(60);
+		client_send(c, req + i, sizeof(req) - 1 - i < 3 ?
+		    sizeof(req) - 1 - i : 3);
+	}
+	ck_assert_double_ge(now_ms() - t0, 4 * 200);
+	ck_assert(WAIT(resps(c, r, 2) == 1, 2000));
+	assert_body(&r[0], "GET /drip - 0");
+	t0 = now_ms();
+	ck_assert(WAIT(c->closed, 2000));
+	ck_assert_double_ge(c->t_closed - t0, 150);
+	ck_assert_double_lt(c->t_closed - t0, 700);
+	ck_assert_uint_eq(resp_used, evbuffer_get_length(c->in));
+	http_server_free(T.srv);
+	T.srv = NULL;
+	client_free(c);
+
+	/* Long idle, short read: an idle connection outlives read_timeout;
+	 * a started request gets 408 at read_timeout. */
+	conf.idle_timeout_ms = 3000;
+	conf.read_timeout_ms = 250;
+	srv_start(&conf);
+	c = client_new();
+	client_sends(c, "GET /1 HTTP/1.1\r\n\r\n");
+	ck_assert(WAIT(nresps(c) == 1, 2000));
+	RUN(700);
+	ck_assert_int_eq(c->closed, 0);
+	client_sends(c, "GET /2 HTTP/1.1\r\n");
+	t0 = now_ms();
+	ck_assert(WAIT(c->closed, 2000));
+	ck_assert_double_ge(c->t_closed - t0, 200);
+	ck_assert_double_lt(c->t_closed - t0, 700);
+	ck_assert_int_eq(resps(c, r, 2), 2);
+	assert_error(&r[1], 408, "request timed out");
+}
+END_TEST
+
+/* Dripping after a 413 does not hold the connection: at most 1 s, or
+ * read_timeout when shorter. */
+START_TEST(srv_413_drip_closes)
+{
+	struct http_server_conf	 conf = conf_default();
+	const struct http_server_stats *st;
+	struct client		*c;
+	struct resp		 r[2];
+	double			 t0, t;
+	int			 k;
+	int64_t			 rt[2] = { 5000, 300 }, want;
+
+	for (k = 0; k < 2; k++) {
+		conf.body_max = 1024;
+		conf.read_timeout_ms = rt[k];
+		conf.idle_timeout_ms = 5000;
+		srv_start(&conf);
+		st = http_server_stats(T.srv);
+		c = client_new();
+		ck_assert(WAIT(c->connected, 1000));
+		client_sends(c, "POST /big HTTP/1.1\r\nContent-Length: "
+		    "1000000\r\n\r\nxxxx");
+		ck_assert(WAIT(nresps(c) == 1, 2000));
+		t0 = now_ms();
+		/* One byte every 50 ms, until the server is gone. */
+		while (st->connections > 0 && now_ms() - t0 < 4000) {
+			if (!c->err)
+				bufferevent_write(c->bev, "x", 1);
+			RUN(50);
+		}
+		t = now_ms() - t0;
+		want = rt[k] < 1000 ? rt[k] : 1000;
+		ck_assert_msg(st->connections == 0 && t < want + 400,
+		    "connection held %.0f ms after the 413 (want <= %lld)", t,
+		    (long long)want);
+		ck_assert_double_ge(t, want - 100);
+		ck_assert_int_eq(resps(c, r, 2), 1);
+		assert_error(&r[0], 413, "request body too large");
+		ck_assert_int_eq(c->closed, 1);
+		client_free(c);
+		http_server_free(T.srv);
+		T.srv = NULL;
+	}
+	ck_assert_int_eq(T.nreq, 0);
+}
+END_TEST
+
+/* Strict bytes ------------------------------------------------------ */
+
+START_TEST(srv_chunk_size_junk)
+{
+	struct http_server_conf	 conf = conf_default();
+	struct client		*c;
+	struct resp		 r[3];
+
+	srv_start(&conf);
+	c = client_new();
+	client_sends(c, "POST /c HTTP/1.1\r\nTransfer-Encoding: chunked\r\n"
+	    "\r\n5 junk\r\nhello\r\n0\r\n\r\n");
+	ck_assert(WAIT(c->closed, 2000));
+	ck_assert_int_eq(resps(c, r, 2), 1);
+	assert_error(&r[0], 400, "malformed chunk size");
+
+	c = client_new();
+	client_sends(c, "POST /c HTTP/1.1\r\nTransfer-Encoding: chunked\r\n"
+	    "\r\n5;ext\r\nhello\r\n3 ; e=\"q\"\r\n!!!\r\n0;last\r\n\r\n"
+	    "POST /d HTTP/1.1\r\nTransfer-Encoding: chunked\r\n"
+	    "\r\n5 \r\nhello\r\n0\r\n\r\n");
+	ck_assert(WAIT(c->closed, 2000));
+	ck_assert_int_eq(resps(c, r, 3), 2);
+	assert_body(&r[0], "POST /c - 8");
+	ck_assert_str_eq(T.recs[0].body, "hello!!!");
+	assert_error(&r[1], 400, "malformed chunk size");
+	ck_assert_int_eq(T.nreq, 1);
+}
+END_TEST
+
+static const char *const auth_headers[] = { "Authorization",
+	"X-Gateway-Authorization", "Proxy-Authorization", NULL };
+
+START_TEST(srv_duplicate_authorization)
+{
+	struct http_server_conf	 conf = conf_default();
+	struct client		*c;
+	struct resp		 r[2];
+	static const char *const reqs[][2] = {
+		{ "Authorization: Signature a\r\nauthorization: Signature b",
+		  "repeated Authorization header" },
+		{ "X-Gateway-Authorization: a\r\nX-GATEWAY-AUTHORIZATION: a",
+		  "repeated X-Gateway-Authorization header" },
+		{ "Proxy-Authorization: a\r\nX-A: 1\r\nProxy-Authorization: ",
+		  "repeated Proxy-Authorization header" },
+	};
+	char			 buf[512];
+	size_t			 i;
+
+	conf.unique_headers = auth_headers;
+	srv_start(&conf);
+	for (i = 0; i < sizeof(reqs) / sizeof(reqs[0]); i++) {
+		c = client_new();
+		snprintf(buf, sizeof(buf), "POST /a HTTP/1.1\r\n%s\r\n"
+		    "Content-Length: 2\r\n\r\n{}", reqs[i][0]);
+		client_sends(c, buf);
+		ck_assert(WAIT(c->closed, 2000));
+		ck_assert_int_eq(resps(c, r, 2), 1);
+		assert_error(&r[0], 400, reqs[i][1]);
+		client_free(c);
+	}
+	ck_assert_int_eq(T.nreq, 0);
+	/* One of each, and other repeated fields, are fine. */
+	c = client_new();
+	client_sends(c, "POST /a HTTP/1.1\r\nAuthorization: a\r\n"
+	    "X-Gateway-Authorization: b\r\nProxy-Authorization: c\r\n"
+	    "X-A: 1\r\nX-A: 2\r\nContent-Length: 2\r\n\r\n{}");
+	ck_assert(WAIT(resps(c, r, 2) == 1, 2000));
+	assert_body(&r[0], "POST /a - 2");
+}
+END_TEST
+
+/* Without unique_headers nothing is refused (the first field wins). */
+START_TEST(srv_duplicate_headers_allowed)
+{
+	struct http_server_conf	 conf = conf_default();
+	struct client		*c;
+	struct resp		 r[2];
+
+	srv_start(&conf);
+	c = client_new();
+	client_sends(c, "GET /a HTTP/1.1\r\nAuthorization: a\r\n"
+	    "Authorization: b\r\n\r\n");
+	ck_assert(WAIT(resps(c, r, 2) == 1, 2000));
+	assert_body(&r[0], "GET /a - 0");
+}
+END_TEST
+
+/*
+ * 200 pipelined requests, then the client's FIN: every one is answered,
+ * in order, then the connection closes.
+ */
+START_TEST(srv_half_close_pipelined)
+{
+	struct http_server_conf	 conf = conf_default();
+	struct client		*c;
+	struct resp		*r;
+	struct evbuffer		*all = evbuffer_new();
+	char			 want[64], seq[16];
+	int			 i, n = 200;
+
+	r = calloc((size_t)n + 1, sizeof(*r));
+	ck_assert_ptr_nonnull(r);
+	srv_start(&conf);
+	for (i = 0; i < n; i++) {
+		if (i % 3 == 1)
+			evbuffer_add_printf(all, "POST /p%d HTTP/1.1\r\n"
+			    "Content-Length: 3\r\n\r\nabc", i);
+		else if (i % 3 == 2)
+			evbuffer_add_printf(all, "POST /p%d HTTP/1.1\r\n"
+			    "Transfer-Encoding: chunked\r\n\r\n2\r\nab\r\n"
+			    "0\r\n\r\n", i);
+		else
+			evbuffer_add_printf(all, "GET /p%d HTTP/1.1\r\n\r\n",
+			    i);
+	}
+	c = client_new();
+	c->shut_after_write = 1;
+	ck_assert_int_eq(bufferevent_write_buffer(c->bev, all), 0);
+	evbuffer_free(all);
+	ck_assert(WAIT(c->closed, 5000));
+	ck_assert_int_eq(T.nreq, n);
+	ck_assert_msg(resps(c, r, n + 1) == n, "%d of %d answered",
+	    resps(c, r, n + 1), n);
+	ck_assert_uint_eq(resp_used, evbuffer_get_length(c->in));
+	for (i = 0; i < n; i++) {
+		snprintf(want, sizeof(want), "%s /p%d - %d", i % 3 ? "POST" :
+		    "GET", i, i % 3 == 1 ? 3 : i % 3 == 2 ? 2 : 0);
+		assert_body(&r[i], want);
+		snprintf(seq, sizeof(seq), "%d", i + 1);
+		ck_assert_str_eq(resp_header(&r[i], "X-Seq"), seq);
+		/* Only the last may say close (when the FIN was in by
+		 * then). */
+		if (i < n - 1)
+			ck_assert_ptr_null(resp_header(&r[i], "Connection"));
+	}
+	free(r);
+}
+END_TEST
+
+/* The FIN arrives while a request is with the handler: the requests
+ * behind it are still answered after it. */
+START_TEST(srv_half_close_during_handler)
+{
+	struct http_server_conf	 conf = conf_default();
+	struct client		*c;
+	struct resp		 r[6];
+	char			 want[32];
+	int			 i;
+
+	T.mode = M_HOLD;
+	srv_start(&conf);
+	c = client_new();
+	c->shut_after_write = 1;
+	client_sends(c, "GET /h0 HTTP/1.1\r\n\r\nGET /h1 HTTP/1.1\r\n\r\n"
+	    "GET /h2 HTTP/1.1\r\n\r\nGET /h3 HTTP/1.1\r\n\r\n"
+	    "GET /partial HTTP/1.1\r\n");
+	for (i = 0; i < 4; i++) {
+		ck_assert(WAIT(T.nheld == i + 1, 2000));
+		RUN(50);	/* the FIN is seen with the request held */
+		ck_assert_int_eq(c->closed, 0);
+		reply_std(T.held[i], 200);
+		T.held[i] = NULL;
+	}
+	/* The incomplete fifth is not answered. */
+	ck_assert(WAIT(c->closed, 2000));
+	ck_assert_int_eq(T.nreq, 4);
+	ck_assert_int_eq(resps(c, r, 6), 4);
+	for (i = 0; i < 4; i++) {
+		snprintf(want, sizeof(want), "GET /h%d - 0", i);
+		assert_body(&r[i], want);
+	}
+	ck_assert_ptr_null(resp_header(&r[3], "Connection"));
+	ck_assert_uint_eq(resp_used, evbuffer_get_length(c->in));
+}
+END_TEST
+
+/* Memory budget ----------------------------------------------------- */
+
+START_TEST(srv_budget_refused)
+{
+	struct http_server_conf	 conf = conf_default();
+	const struct http_server_stats *st;
+	struct budget		 b;
+	struct client		*a, *c;
+	struct resp		 r[3];
+	char			 data[400];
+
+	budget_init(&b, 1000);
+	T.budget = &b;
+	conf.budget = &b;
+	T.mode = M_HOLD;
+	srv_start(&conf);
+	st = http_server_stats(T.srv);
+	memset(data, 'd', sizeof(data));
+
+	/* 600 bytes held by the handler: charged while it holds them. */
+	a = client_new();
+	client_sends(a, "POST /a HTTP/1.1\r\nContent-Length: 600\r\n\r\n");
+	client_send(a, data, 300);
+	ck_assert(WAIT(b.used == 600, 2000));	/* charged up front */
+	client_send(a, data, 300);
+	ck_assert(WAIT(T.nheld == 1, 2000));
+	ck_assert_uint_eq(T.used_in_handler, 600);
+
+	/* Another 600: 503 with Retry-After, before "100 Continue". */
+	c = client_new();
+	client_sends(c, "POST /c HTTP/1.1\r\nExpect: 100-continue\r\n"
+	    "Content-Length: 600\r\n\r\n");
+	ck_assert(WAIT(c->closed, 2000));
+	assert_503(c, "request bodies over the memory budget");
+	ck_assert_uint_eq(b.used, 600);
+	ck_assert_uint_eq(b.refused, 1);
+	ck_assert_uint_eq(st->budget_refused, 1);
+	client_free(c);
+
+	/* Chunked: charged chunk by chunk, refused at the chunk that does
+	 * not fit, and the chunks taken before are given back. */
+	c = client_new();
+	client_sends(c, "POST /c HTTP/1.1\r\nTransfer-Encoding: chunked\r\n"
+	    "\r\n100\r\n");
+	client_send(c, data, 256);
+	client_sends(c, "\r\n");
+	ck_assert(WAIT(b.used == 856, 2000));
+	client_sends(c, "100\r\n");
+	ck_assert(WAIT(c->closed, 2000));
+	assert_503(c, "request bodies over the memory budget");
+	ck_assert_uint_eq(b.used, 600);
+	ck_assert_uint_eq(st->budget_refused, 2);
+	client_free(c);
+
+	/* Bodyless requests need no budget. */
+	T.mode = M_REPLY;
+	c = client_new();
+	client_sends(c, "GET /g HTTP/1.1\r\n\r\n");
+	ck_assert(WAIT(resps(c, r, 3) == 1, 2000));
+	assert_body(&r[0], "GET /g - 0");
+
+	/* The held one answered: all given back, and a body fits again. */
+	reply_std(T.held[0], 200);
+	T.held[0] = NULL;
+	ck_assert_uint_eq(b.used, 0);
+	client_sends(c, "POST /g2 HTTP/1.1\r\nContent-Length: 900\r\n\r\n");
+	client_send(c, data, 400);
+	client_send(c, data, 400);
+	client_send(c, data, 100);
+	ck_assert(WAIT(resps(c, r, 3) == 2, 2000));
+	assert_body(&r[1], "POST /g2 - 900");
+	ck_assert_uint_eq(T.used_in_handler, 900);
+	ck_assert_uint_eq(b.used, 0);
+	ck_assert_uint_eq(b.peak, 900);
+}
+END_TEST
+
+/* Charges come back in every way a request ends: answered, dropped,
+ * stolen (the test gives the stolen bytes back), the client gone, an
+ * error, a timeout, the server freed. */
+START_TEST(srv_budget_returned)
+{
+	struct http_server_conf	 conf = conf_default();
+	struct budget		 b;
+	struct client		*c;
+	struct resp		 r[3];
+
+	budget_init(&b, 1u << 20);
+	T.budget = &b;
+	conf.budget = &b;
+	conf.read_timeout_ms = 300;
+	T.mode = M_STEAL;
+	srv_start(&conf);
+	c = client_new();
+	client_sends(c, "POST /s HTTP/1.1\r\nContent-Length: 5\r\n\r\nhello"
+	    "POST /s2 HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n"
+	    "3\r\nabc\r\n2\r\nde\r\n0\r\n\r\n");
+	ck_assert(WAIT(resps(c, r, 3) == 2, 2000));
+	ck_assert_uint_eq(T.recs[1].len, 5);
+	ck_assert_uint_eq(b.used, 0);
+	ck_assert_uint_eq(b.peak, 5);
+
+	/* Dropped, and answered after the client went away. */
+	T.mode = M_HOLD;
+	client_sends(c, "POST /d HTTP/1.1\r\nContent-Length: 4\r\n\r\nabcd");
+	ck_assert(WAIT(T.nheld == 1, 2000));
+	ck_assert_uint_eq(b.used, 4);
+	http_request_drop(T.held[0]);
+	T.held[0] = NULL;
+	ck_assert_uint_eq(b.used, 0);
+	client_free(c);
+	c = client_new();
+	client_sends(c, "POST /g HTTP/1.1\r\nContent-Length: 4\r\n\r\nabcd");
+	ck_assert(WAIT(T.nheld == 2, 2000));
+	client_reset(c);
+	RUN(100);
+	ck_assert_uint_eq(b.used, 4);
+	reply_std(T.held[1], 200);
+	T.held[1] = NULL;
+	ck_assert_uint_eq(b.used, 0);
+
+	/* A body cut by an error, by the read timeout, by the client. */
+	c = client_new();
+	client_sends(c, "POST /e HTTP/1.1\r\nTransfer-Encoding: chunked\r\n"
+	    "\r\n4\r\nabcd\r\n1 junk\r\n");
+	ck_assert(WAIT(c->closed, 2000));
+	ck_assert_uint_eq(b.used, 0);
+	client_free(c);
+	c = client_new();
+	client_sends(c, "POST /t HTTP/1.1\r\nContent-Length: 100\r\n\r\nab");
+	ck_assert(WAIT(b.used == 100, 2000));
+	ck_assert(WAIT(c->closed, 2000));
+	ck_assert_uint_eq(b.used, 0);
+	client_free(c);
+	c = client_new();
+	client_sends(c, "POST /t HTTP/1.1\r\nContent-Length: 100\r\n\r\nab");
+	ck_assert(WAIT(b.used == 100, 2000));
+	client_free(c);
+	ck_assert(WAIT(b.used == 0, 2000));
+
+	/* The server freed with a body held: the request keeps its charge
+	 * until the handler is done with it. */
+	c = client_new();
+	client_sends(c, "POST /f HTTP/1.1\r\nContent-Length: 3\r\n\r\nxyz");
+	ck_assert(WAIT(T.nheld == 3, 2000));
+	http_server_free(T.srv);
+	T.srv = NULL;
+	ck_assert_uint_eq(b.used, 3);
+	reply_std(T.held[2], 200);
+	T.held[2] = NULL;
+	ck_assert_uint_eq(b.used, 0);
+}
+END_TEST
+
+/* SIGHUP: the new fields apply to what comes next. */
+START_TEST(srv_reconfigure)
+{
+	struct http_server_conf	 conf = conf_default(), nc;
+	const struct http_server_stats *st;
+	struct budget		 b;
+	struct client		*c[4], *x;
+	struct resp		 r[3];
+	double			 t0;
+	int			 i;
+
+	srv_start(&conf);
+	st = http_server_stats(T.srv);
+	for (i = 0; i < 3; i++) {
+		c[i] = client_new();
+		ck_assert(WAIT(st->connections == (size_t)i + 1, 2000));
+	}
+	/* Per-client limit: the open three stay, the next is refused. */
+	nc = conf;
+	nc.max_connections_per_client = 2;
+	http_server_reconfigure(T.srv, &nc);
+	x = client_new();
+	ck_assert(WAIT(x->closed, 2000));
+	assert_503(x, "too many connections from this address");
+	client_free(x);
+	client_sends(c[2], "GET /c2 HTTP/1.1\r\n\r\n");
+	ck_assert(WAIT(nresps(c[2]) == 1, 2000));
+	client_free(c[2]);
+	client_free(c[1]);
+	ck_assert(WAIT(st->connections == 1, 2000));
+	c[1] = client_new();
+	client_sends(c[1], "GET /c1 HTTP/1.1\r\n\r\n");
+	ck_assert(WAIT(nresps(c[1]) == 1, 2000));
+
+	/* unique_headers. */
+	nc.unique_headers = auth_headers;
+	http_server_reconfigure(T.srv, &nc);
+	client_sends(c[1], "GET /dup HTTP/1.1\r\nAuthorization: a\r\n"
+	    "Authorization: a\r\n\r\n");
+	ck_assert(WAIT(c[1]->closed, 2000));
+	ck_assert_int_eq(resps(c[1], r, 3), 2);
+	assert_error(&r[1], 400, "repeated Authorization header");
+	client_free(c[1]);
+
+	/* budget. */
+	budget_init(&b, 10);
+	nc.budget = &b;
+	http_server_reconfigure(T.srv, &nc);
+	client_sends(c[0], "POST /b HTTP/1.1\r\nContent-Length: 11\r\n\r\n");
+	ck_assert(WAIT(c[0]->closed, 2000));
+	assert_503(c[0], "request bodies over the memory budget");
+	client_free(c[0]);
+	ck_assert_uint_eq(b.used, 0);
+
+	/* idle_timeout: from the next idle time on. */
+	nc.idle_timeout_ms = 200;
+	http_server_reconfigure(T.srv, &nc);
+	c[0] = client_new();
+	client_sends(c[0], "POST /b HTTP/1.1\r\nContent-Length: 10\r\n\r\n"
+	    "0123456789");
+	ck_assert(WAIT(nresps(c[0]) == 1, 2000));
+	t0 = now_ms();
+	ck_assert(WAIT(c[0]->closed, 2000));
+	ck_assert_double_lt(c[0]->t_closed - t0, 700);
+	ck_assert_uint_eq(b.used, 0);
+	ck_assert_uint_eq(b.peak, 10);
+
+	/* max_connections lowered to the count: the idle one makes room. */
+	nc.idle_timeout_ms = 2000;
+	nc.max_connections = 1;
+	nc.max_connections_per_client = 0;
+	http_server_reconfigure(T.srv, &nc);
+	c[0] = client_new();
+	client_sends(c[0], "GET /m0 HTTP/1.1\r\n\r\n");
+	ck_assert(WAIT(nresps(c[0]) == 1, 2000));
+	c[1] = client_new();
+	client_sends(c[1], "GET /m1 HTTP/1.1\r\n\r\n");
+	ck_assert(WAIT(nresps(c[1]) == 1 && c[0]->closed, 2000));
+	ck_assert_uint_eq(st->connections, 1);
+}
+END_TEST
+
 int
 main(void)
 {
@@ -1780,6 +2602,9 @@ main(void)
 	tcase_add_test(tc, parse_header_count);
 	tcase_add_test(tc, parse_connection);
 	tcase_add_test(tc, parse_expect);
+	tcase_add_test(tc, parse_head_count);
+	tcase_add_test(tc, parse_chunk_size);
+	tcase_add_test(tc, peers_count);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("server");
@@ -1808,6 +2633,7 @@ main(void)
 	tcase_add_test(tc, srv_client_gone);
 	tcase_add_test(tc, srv_client_gone_drop);
 	tcase_add_test(tc, srv_max_connections);
+	tcase_add_test(tc, srv_evict_oldest_idle);
 	tcase_add_test(tc, srv_close_listener);
 	tcase_add_test(tc, srv_free_with_pending);
 	tcase_add_test(tc, srv_expect_continue);
@@ -1815,6 +2641,17 @@ main(void)
 	tcase_add_test(tc, srv_expect_continue_http10);
 	tcase_add_test(tc, srv_half_close_small_response);
 	tcase_add_test(tc, srv_half_close_full_response);
+	tcase_add_test(tc, srv_per_client_limit);
+	tcase_add_test(tc, srv_idle_vs_read_timeout);
+	tcase_add_test(tc, srv_413_drip_closes);
+	tcase_add_test(tc, srv_chunk_size_junk);
+	tcase_add_test(tc, srv_duplicate_authorization);
+	tcase_add_test(tc, srv_duplicate_headers_allowed);
+	tcase_add_test(tc, srv_half_close_pipelined);
+	tcase_add_test(tc, srv_half_close_during_handler);
+	tcase_add_test(tc, srv_budget_refused);
+	tcase_add_test(tc, srv_budget_returned);
+	tcase_add_test(tc, srv_reconfigure);
 	tcase_set_timeout(tc, 60);
 	suite_add_tcase(s, tc);
 

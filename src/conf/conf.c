@@ -131,6 +131,10 @@ static const struct conf_key conf_keys[] = {
 	    100 * MS, 1 * HOUR),
 	CN("limits.max_connections", CK_INT, max_connections, 1, 1000000),
 	CN("limits.memory_max", CK_SIZE, memory_max, 16LL << 20, 64LL << 30),
+	CN("limits.idle_timeout", CK_DURATION, idle_timeout_ms,
+	    100 * MS, 1 * HOUR),
+	CN("limits.max_connections_per_client", CK_INT,
+	    max_connections_per_client, 1, 1000000),
 	CN("delivery.webhook_timeout", CK_DURATION, webhook_timeout_ms,
 	    100 * MS, 1 * HOUR),
 	CN("delivery.retries", CK_INT, webhook_retries, 0, 100),
@@ -904,6 +908,8 @@ conf_defaults(struct conf *c)
 	c->header_max = 64u << 10;
 	c->read_timeout_ms = 30000;
 	c->max_connections = 10000;
+	c->idle_timeout_ms = 15000;
+	c->max_connections_per_client = 256;
 	c->webhook_timeout_ms = 10000;
 	c->webhook_retries = 0;		/* until delivered */
 	c->webhook_backoff_ms = 500;

@@ -76,6 +76,8 @@ struct conf {
 	int64_t		 read_timeout_ms;
 	int		 max_connections;
 	size_t		 memory_max;	/* bodies held, every request */
+	int64_t		 idle_timeout_ms;	/* keep-alive wait */
+	int		 max_connections_per_client; /* per address */
 
 	/* delivery to webhooks and peers: */
 	int64_t		 webhook_timeout_ms;

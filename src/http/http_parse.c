@@ -207,3 +207,101 @@ http_head_get(const struct http_head *h, const char *name)
 			return h->headers[i].value;
 	return NULL;
 }
+
+size_t
+http_head_count(const struct http_head *h, const char *name)
+{
+	size_t	 i, n = 0;
+
+	for (i = 0; i < h->nheaders; i++)
+		if (strcasecmp(h->headers[i].name, name) == 0)
+			n++;
+	return n;
+}
+
+static const char *
+skip_ows(const char *p, const char *end)
+{
+	while (p < end && (*p == ' ' || *p == '\t'))
+		p++;
+	return p;
+}
+
+static const char *
+skip_token(const char *p, const char *end)
+{
+	while (p < end && is_tchar((unsigned char)*p))
+		p++;
+	return p;
+}
+
+/* Past a quoted-string at p (which is '"'), or NULL when malformed. */
+static const char *
+skip_quoted(const char *p, const char *end)
+{
+	unsigned char	 c;
+
+	for (p++; p < end; p++) {
+		c = (unsigned char)*p;
+		if (c == '"')
+			return p + 1;
+		if (c == '\\') {
+			if (++p == end)
+				return NULL;
+			c = (unsigned char)*p;
+			if (c != '\t' && (c < 0x20 || c == 0x7f))
+				return NULL;
+		} else if (c != '\t' && (c < 0x20 || c == 0x7f))
+			return NULL;
+	}
+	return NULL;
+}
+
+int64_t
+http_chunk_size(const char *line, size_t len)
+{
+	const char	*p = line, *end = line + len, *q;
+	int64_t		 v = 0;
+	int		 d;
+
+	for (; p < end; p++) {
+		if (*p >= '0' && *p <= '9')
+			d = *p - '0';
+		else if (*p >= 'a' && *p <= 'f')
+			d = *p - 'a' + 10;
+		else if (*p >= 'A' && *p <= 'F')
+			d = *p - 'A' + 10;
+		else
+			break;
+		if (v > (INT64_MAX >> 4))
+			return -1;
+		v = v * 16 + d;
+	}
+	if (p == line)
+		return -1;
+	/* Extensions: BWS ";" BWS name [ BWS "=" BWS value ], repeated. */
+	while (p < end) {
+		p = skip_ows(p, end);
+		if (p == end || *p != ';')
+			return -1;
+		p = skip_ows(p + 1, end);
+		if ((q = skip_token(p, end)) == p)
+			return -1;
+		p = skip_ows(q, end);
+		if (p == end || *p != '=') {
+			if (p > q && p == end)
+				return -1;	/* trailing whitespace */
+			p = q;
+			continue;
+		}
+		p = skip_ows(p + 1, end);
+		if (p < end && *p == '"')
+			q = skip_quoted(p, end);
+		else if ((q = skip_token(p, end)) == p)
+			q = NULL;
+		if (q == NULL)
+			return -1;
+		p = q;
+	}
+	return v;
+}

@@ -49,5 +49,16 @@ int	http_parse_head(char *buf, size_t len, struct http_head *,
 
 /* Case-insensitive header lookup; NULL when absent. */
 const char *http_head_get(const struct http_head *, const char *name);
+/* How many fields of that name (case-insensitive) the head has. */
+size_t	http_head_count(const struct http_head *, const char *name);
+
+/*
+ * The size of a chunk from its size line (len bytes, without the line
+ * end): hex digits, then nothing but chunk extensions (RFC 9112 7.1.1:
+ * *( BWS ";" BWS token [ BWS "=" BWS ( token / quoted-string ) ] )),
+ * which are ignored.  -1 when malformed (no digits, junk, a NUL, a size
+ * over INT64_MAX).
+ */
+int64_t	http_chunk_size(const char *line, size_t len);
 
 #endif

@@ -1,6 +1,8 @@
 /*
  * http_server.c - HTTP/1.1 request framing on bufferevents: heads, bodies
- * (Content-Length or chunked), keep-alive, limits and timeouts.
+ * (Content-Length or chunked), keep-alive, limits and timeouts, the
+ * connection budget (idle eviction, per-client counts) and the memory
+ * budget of request bodies.
  */
 #include "config.h"
 
@@ -22,13 +24,22 @@
 #include <event2/listener.h>
 #include <event2/util.h>
 
+#include "http/http_peers.h"
 #include "http/http_server.h"
+#include "util/budget.h"
 #include "util/hostport.h"
 #include "util/xmalloc.h"
 
-/* Bytes of an over-limit body we read and drop so the client sees the 413
- * before the connection closes; beyond this we just close. */
-#define DISCARD_MAX	(64u << 20)
+/*
+ * After an error answer the connection lingers: the rest of the request
+ * (a body the client is still sending) is read and dropped so that the
+ * client sees the answer instead of a reset, for at most LINGER_MS (or
+ * read_timeout when shorter) and LINGER_BYTES, then it closes.
+ */
+#define LINGER_MS	1000
+#define LINGER_BYTES	(8u << 20)
+/* A pipelined request waits while this much of earlier answers is unsent. */
+#define OUT_MAX		(64u << 10)
 #define CHUNK_LINE_MAX	1024
 
 enum conn_state {
@@ -39,7 +50,7 @@ enum conn_state {
 	CS_CHUNK_CRLF,
 	CS_TRAILER,
 	CS_HANDLER,	/* request is with the handler */
-	CS_DISCARD,	/* answered 413; dropping the rest of the body */
+	CS_LINGER,	/* answered an error; dropping input, then close */
 	CS_CLOSING,	/* close once the output is written */
 };
 
@@ -48,6 +59,8 @@ struct http_conn;
 struct http_request {
 	struct http_conn	*conn;		/* NULL once the client is gone */
 	struct http_server	*srv;		/* NULL once the server is gone */
+	struct budget		*budget;	/* charged for the body */
+	size_t			 charged;
 	char			*headbuf;
 	struct http_head	 head;
 	char			*path;
@@ -60,16 +73,22 @@ struct http_request {
 
 struct http_conn {
 	TAILQ_ENTRY(http_conn)	 entry;
+	TAILQ_ENTRY(http_conn)	 idle_entry;	/* on srv->idle */
 	struct http_server	*srv;
 	struct bufferevent	*bev;
-	struct event		*deadline;	/* read deadline of a request */
+	struct event		*deadline;	/* idle, read or linger */
 	struct event		*resume;	/* deferred processing */
 	struct http_request	*req;
+	struct http_peer	*counted;	/* per-client count, or NULL */
 	enum conn_state		 state;
 	int			 keepalive;	/* of the request being served */
 	int			 peer_eof;	/* the client half-closed */
+	int			 reading;	/* a request's bytes arrived */
+	int			 out_wait;	/* next waits for the output */
+	int			 idle;		/* on srv->idle */
+	int			 shut;		/* CS_LINGER: our FIN is sent */
 	int			 ntrailers;
-	size_t			 discard_left;
+	size_t			 dropped;	/* CS_LINGER: bytes dropped */
 	char			 peer[INET6_ADDRSTRLEN + 8];
 };
 
@@ -87,7 +106,12 @@ struct http_server {
 	int			 closing;
 	struct event		*resume_accept;	/* after EMFILE and the like */
 	size_t			 pending;
+	struct http_peers	*peers;
+	struct http_server_stats stats;
 	TAILQ_HEAD(, http_conn)	 conns;
+	/* Closable at no loss: no request in progress, nothing unwritten
+	 * (and lingering ones whose answer is out); oldest first. */
+	TAILQ_HEAD(, http_conn)	 idle;
 };
 
 static void	conn_process(struct http_conn *);
@@ -138,14 +162,81 @@ ms_tv(int64_t ms)
 }
 
 static void
+arm(struct http_conn *c, int64_t ms)
+{
+	struct timeval	 tv = ms_tv(ms);
+
+	evtimer_add(c->deadline, &tv);
+}
+
+static void
 request_free(struct http_request *req)
 {
 	if (req == NULL)
 		return;
+	budget_give(req->budget, req->charged);
 	free(req->headbuf);
 	free(req->path);
 	free(req->body);
 	free(req);
+}
+
+/*
+ * Accepting pauses only at the connection limit with nothing idle to
+ * close for room (and while an accept error's pause runs).
+ */
+static void
+check_accept(struct http_server *srv)
+{
+	int	 full;
+
+	if (srv->listener == NULL || srv->closing)
+		return;
+	full = srv->nconns >= srv->conf.max_connections &&
+	    TAILQ_EMPTY(&srv->idle);
+	if (full && !srv->paused) {
+		evconnlistener_disable(srv->listener);
+		srv->paused = 1;
+	} else if (!full && srv->paused) {
+		srv->paused = 0;
+		if (!evtimer_pending(srv->resume_accept, NULL))
+			evconnlistener_enable(srv->listener);
+	}
+}
+
+static void
+idle_add(struct http_conn *c)
+{
+	if (c->idle)
+		return;
+	TAILQ_INSERT_TAIL(&c->srv->idle, c, idle_entry);
+	c->idle = 1;
+	c->srv->stats.idle++;
+	check_accept(c->srv);
+}
+
+static void
+idle_del(struct http_conn *c)
+{
+	if (!c->idle)
+		return;
+	TAILQ_REMOVE(&c->srv->idle, c, idle_entry);
+	c->idle = 0;
+	c->srv->stats.idle--;
+	check_accept(c->srv);
+}
+
+/* Nothing more comes from the client: close once the output is out. */
+static void
+conn_end(struct http_conn *c)
+{
+	if (evbuffer_get_length(bufferevent_get_output(c->bev)) == 0) {
+		conn_free(c);
+		return;
+	}
+	idle_del(c);
+	c->state = CS_CLOSING;
+	bufferevent_disable(c->bev, EV_READ);
 }
 
 /* Write status line, headers and body to the connection's output. */
@@ -176,28 +267,58 @@ write_response(struct http_conn *c, int status, const char *ctype,
 		evbuffer_add(out, body, len);
 }
 
+/* Drop input while lingering; 0, or -1 when c was freed. */
+static int
+linger_drop(struct http_conn *c)
+{
+	struct evbuffer	*in = bufferevent_get_input(c->bev);
+	size_t		 n = evbuffer_get_length(in);
+
+	evbuffer_drain(in, n);
+	c->dropped += n;
+	if (c->dropped > LINGER_BYTES) {
+		conn_free(c);
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * Answer an error the server found itself, then linger (see LINGER_MS):
+ * the connection never serves another request.  503 answers carry
+ * Retry-After.  May free c (callers return at once).
+ */
 static void
 conn_error(struct http_conn *c, int status, const char *why)
 {
-	struct evbuffer	*body = evbuffer_new();
-	const char	*ctype = "text/plain";
+	static const char *const retry[] = { "Retry-After", "1", NULL };
+	struct http_server	*srv = c->srv;
+	struct evbuffer		*body = evbuffer_new();
+	const char		*ctype = "text/plain";
+	int64_t			 ms;
 
 	if (body == NULL) {
 		conn_free(c);
 		return;
 	}
-	if (c->srv->errbody != NULL)
-		ctype = c->srv->errbody(status, why, body, c->srv->arg);
+	if (srv->errbody != NULL)
+		ctype = srv->errbody(status, why, body, srv->arg);
 	else
 		evbuffer_add_printf(body, "%s\n", why);
-	write_response(c, status, ctype, NULL, NULL, 0, body, 1);
+	write_response(c, status, ctype, status == 503 ? retry : NULL, NULL,
+	    0, body, 1);
 	evbuffer_free(body);
 	request_free(c->req);
 	c->req = NULL;
-	evtimer_del(c->deadline);
-	c->state = CS_CLOSING;
-	bufferevent_disable(c->bev, EV_READ);
-	bufferevent_enable(c->bev, EV_WRITE);
+	idle_del(c);
+	c->state = CS_LINGER;
+	c->reading = 0;
+	c->out_wait = 0;
+	ms = srv->conf.read_timeout_ms < LINGER_MS ?
+	    srv->conf.read_timeout_ms : LINGER_MS;
+	arm(c, ms);
+	bufferevent_enable(c->bev, c->peer_eof ? EV_WRITE : EV_READ | EV_WRITE);
+	(void)linger_drop(c);	/* may free c: callers return at once */
 }
 
 static void
@@ -206,17 +327,15 @@ dispatch(struct http_conn *c)
 	struct http_server	*srv = c->srv;
 	struct http_request	*req = c->req;
 
-	struct timeval		 wtv = ms_tv(srv->conf.write_timeout_ms);
-
 	evtimer_del(c->deadline);
 	/*
 	 * Keep reading while the handler works, so that a connection error
 	 * marks the request gone; pipelined bytes wait in the input buffer
-	 * (bounded by the read watermark).  No idle timeout meanwhile: the
+	 * (bounded by the read watermark).  No deadline meanwhile: the
 	 * handler may legitimately take long (sync calls).
 	 */
-	bufferevent_set_timeouts(c->bev, NULL, &wtv);
 	c->state = CS_HANDLER;
+	c->reading = 0;
 	c->keepalive = !req->head.close && !srv->closing;
 	if (req->body == NULL) {
 		req->body = xmalloc(1);
@@ -237,17 +356,41 @@ body_reserve(struct http_request *req, size_t need)
 	req->body = xrealloc(req->body, req->body_cap);
 }
 
+/* Charge n more body bytes to the request's budget; -1 when refused. */
+static int
+charge(struct http_request *req, size_t n)
+{
+	if (budget_take(req->budget, n) == -1) {
+		req->srv->stats.budget_refused++;
+		return -1;
+	}
+	req->charged += n;
+	return 0;
+}
+
+static void
+continue_100(struct http_conn *c)
+{
+	if (c->req->head.expect_continue && c->req->head.minor >= 1)
+		evbuffer_add(bufferevent_get_output(c->bev),
+		    "HTTP/1.1 100 Continue\r\n\r\n", 25);
+}
+
+/* A head is in; 0 to go on reading, -1 to stop processing for now. */
 static int
 start_request(struct http_conn *c, struct evbuffer *in, size_t headlen)
 {
 	struct http_server	*srv = c->srv;
 	struct http_request	*req;
 	const char		*why, *q;
+	const char *const	*u;
+	char			 msg[128];
 	int			 status;
 
 	req = xcalloc(1, sizeof(*req));
 	req->conn = c;
 	req->srv = srv;
+	req->budget = srv->conf.budget;
 	req->headbuf = xmalloc(headlen + 1);
 	evbuffer_remove(in, req->headbuf, headlen);
 	req->headbuf[headlen] = '\0';
@@ -256,6 +399,13 @@ start_request(struct http_conn *c, struct evbuffer *in, size_t headlen)
 	    &why)) != 0) {
 		conn_error(c, status, why);
 		return -1;
+	}
+	for (u = srv->conf.unique_headers; u != NULL && *u != NULL; u++) {
+		if (http_head_count(&req->head, *u) > 1) {
+			snprintf(msg, sizeof(msg), "repeated %.80s header", *u);
+			conn_error(c, 400, msg);
+			return -1;
+		}
 	}
 	if ((q = strchr(req->head.target, '?')) != NULL) {
 		req->path = xstrndup(req->head.target,
@@ -267,61 +417,25 @@ start_request(struct http_conn *c, struct evbuffer *in, size_t headlen)
 	if (req->head.chunked) {
 		c->state = CS_CHUNK_SIZE;
 		c->ntrailers = 0;
-		if (req->head.expect_continue && req->head.minor >= 1)
-			evbuffer_add(bufferevent_get_output(c->bev),
-			    "HTTP/1.1 100 Continue\r\n\r\n", 25);
+		continue_100(c);
 		return 0;
 	}
 	if (req->head.content_length > (int64_t)srv->conf.body_max) {
-		int64_t	cl = req->head.content_length;
-
 		conn_error(c, 413, "request body too large");
-		/* Read and drop the body (bounded) so that the client, still
-		 * sending, gets the answer instead of a reset. */
-		if (cl <= (int64_t)DISCARD_MAX) {
-			c->state = CS_DISCARD;
-			c->discard_left = (size_t)cl;
-			bufferevent_enable(c->bev, EV_READ);
-			return 0;	/* drop what is already buffered, too */
-		}
 		return -1;
 	}
-	if (req->head.content_length > 0) {
-		body_reserve(req, (size_t)req->head.content_length);
-		c->state = CS_BODY;
-	} else {
+	if (req->head.content_length <= 0) {
 		dispatch(c);
 		return -1;	/* stop processing: with the handler now */
 	}
-	if (req->head.expect_continue && req->head.minor >= 1)
-		evbuffer_add(bufferevent_get_output(c->bev),
-		    "HTTP/1.1 100 Continue\r\n\r\n", 25);
-	return 0;
-}
-
-/* Parse a chunk-size line; -1 when malformed. */
-static int64_t
-chunk_size(const char *line)
-{
-	int64_t	 v = 0;
-	int	 d, any = 0;
-
-	for (; *line != '\0' && *line != ';' && *line != ' ' &&
-	    *line != '\t'; line++) {
-		if (*line >= '0' && *line <= '9')
-			d = *line - '0';
-		else if (*line >= 'a' && *line <= 'f')
-			d = *line - 'a' + 10;
-		else if (*line >= 'A' && *line <= 'F')
-			d = *line - 'A' + 10;
-		else
-			return -1;
-		if (v > (INT64_MAX >> 4))
-			return -1;
-		v = v * 16 + d;
-		any = 1;
+	if (charge(req, (size_t)req->head.content_length) == -1) {
+		conn_error(c, 503, "request bodies over the memory budget");
+		return -1;
 	}
-	return any ? v : -1;
+	body_reserve(req, (size_t)req->head.content_length);
+	c->state = CS_BODY;
+	continue_100(c);
+	return 0;
 }
 
 static void
@@ -330,7 +444,6 @@ conn_process(struct http_conn *c)
 	struct http_server	*srv = c->srv;
 	struct evbuffer		*in = bufferevent_get_input(c->bev);
 	struct http_request	*req;
-	struct timeval		 tv;
 	unsigned char		*p;
 	size_t			 avail, n, lim;
 	long			 headlen;
@@ -343,10 +456,12 @@ conn_process(struct http_conn *c)
 		switch (c->state) {
 		case CS_HEAD:
 			if (avail == 0)
-				return;
-			if (!evtimer_pending(c->deadline, NULL)) {
-				tv = ms_tv(srv->conf.read_timeout_ms);
-				evtimer_add(c->deadline, &tv);
+				goto more;
+			if (!c->reading) {
+				/* The first byte: read_timeout from now. */
+				idle_del(c);
+				c->reading = 1;
+				arm(c, srv->conf.read_timeout_ms);
 			}
 			lim = srv->conf.header_max + 1;
 			p = evbuffer_pullup(in, (ev_ssize_t)(avail < lim ?
@@ -354,7 +469,7 @@ conn_process(struct http_conn *c)
 			headlen = http_head_length((const char *)p, avail < lim ?
 			    avail : lim, srv->conf.header_max);
 			if (headlen == 0)
-				return;
+				goto more;
 			if (headlen < 0) {
 				conn_error(c, 431, "request head too large");
 				return;
@@ -367,7 +482,7 @@ conn_process(struct http_conn *c)
 			if (avail < n)
 				n = avail;
 			if (n == 0)
-				return;
+				goto more;
 			evbuffer_remove(in, req->body + req->body_len, n);
 			req->body_len += n;
 			if (req->body_len == (size_t)req->head.content_length) {
@@ -380,17 +495,19 @@ conn_process(struct http_conn *c)
 		case CS_TRAILER:
 			line = evbuffer_readln(in, &n, EVBUFFER_EOL_CRLF);
 			if (line == NULL) {
-				if (avail > CHUNK_LINE_MAX)
-					conn_error(c, 400, "malformed chunk");
-				return;
-			}
-			if (c->state == CS_CHUNK_CRLF) {
-				c->state = n == 0 ? CS_CHUNK_SIZE : CS_HEAD;
-				free(line);
-				if (c->state == CS_HEAD) {
+				if (avail > CHUNK_LINE_MAX) {
 					conn_error(c, 400, "malformed chunk");
 					return;
 				}
+				goto more;
+			}
+			if (c->state == CS_CHUNK_CRLF) {
+				free(line);
+				if (n != 0) {
+					conn_error(c, 400, "malformed chunk");
+					return;
+				}
+				c->state = CS_CHUNK_SIZE;
 				break;
 			}
 			if (c->state == CS_TRAILER) {
@@ -406,7 +523,7 @@ conn_process(struct http_conn *c)
 				}
 				break;
 			}
-			sz = chunk_size(line);
+			sz = http_chunk_size(line, n);
 			free(line);
 			if (sz < 0) {
 				conn_error(c, 400, "malformed chunk size");
@@ -420,6 +537,11 @@ conn_process(struct http_conn *c)
 				conn_error(c, 413, "request body too large");
 				return;
 			}
+			if (charge(req, (size_t)sz) == -1) {
+				conn_error(c, 503, "request bodies over the "
+				    "memory budget");
+				return;
+			}
 			body_reserve(req, req->body_len + (size_t)sz);
 			req->chunk_left = sz;
 			c->state = CS_CHUNK_DATA;
@@ -429,45 +551,85 @@ conn_process(struct http_conn *c)
 			if (avail < n)
 				n = avail;
 			if (n == 0)
-				return;
+				goto more;
 			evbuffer_remove(in, req->body + req->body_len, n);
 			req->body_len += n;
 			req->chunk_left -= (int64_t)n;
 			if (req->chunk_left == 0)
 				c->state = CS_CHUNK_CRLF;
 			break;
-		case CS_DISCARD:
-			n = avail < c->discard_left ? avail : c->discard_left;
-			evbuffer_drain(in, n);
-			c->discard_left -= n;
-			if (c->discard_left == 0) {
-				c->state = CS_CLOSING;
-				bufferevent_disable(c->bev, EV_READ);
-				if (evbuffer_get_length(
-				    bufferevent_get_output(c->bev)) == 0)
-					conn_free(c);
-			}
+		case CS_LINGER:
+			(void)linger_drop(c);
 			return;
 		case CS_HANDLER:
 		case CS_CLOSING:
 			return;
 		}
 	}
+more:
+	/* Need more bytes: after the client's FIN none come. */
+	if (c->peer_eof)
+		conn_end(c);
 }
 
 static void
 read_cb(struct bufferevent *bev, void *arg)
 {
-	conn_process(arg);
+	struct http_conn	*c = arg;
+
+	if (c->out_wait)
+		return;		/* write_cb resumes */
+	conn_process(c);
 }
 
 static void
 write_cb(struct bufferevent *bev, void *arg)
 {
 	struct http_conn	*c = arg;
+	struct evbuffer		*in = bufferevent_get_input(c->bev);
 
-	if (c->state == CS_CLOSING)
+	if (evbuffer_get_length(bufferevent_get_output(bev)) > 0)
+		return;
+	switch (c->state) {
+	case CS_CLOSING:
 		conn_free(c);
+		return;
+	case CS_LINGER:
+		/* The answer is out: say so with our FIN and keep dropping
+		 * what the client still sends until it closes too. */
+		if (c->shut)
+			return;
+		if (c->peer_eof) {
+			conn_free(c);
+			return;
+		}
+		shutdown(bufferevent_getfd(bev), SHUT_WR);
+		c->shut = 1;
+		idle_add(c);
+		return;
+	case CS_HEAD:
+		if (c->reading)
+			return;
+		if (c->out_wait) {
+			c->out_wait = 0;
+			if (evbuffer_get_length(in) > 0) {
+				conn_process(c);
+				return;
+			}
+		}
+		if (evbuffer_get_length(in) > 0)
+			return;		/* resume_cb is on its way */
+		if (c->peer_eof || c->srv->closing) {
+			conn_free(c);
+			return;
+		}
+		/* Idle: wait idle_timeout for the next request. */
+		arm(c, c->srv->conf.idle_timeout_ms);
+		idle_add(c);
+		return;
+	default:
+		return;
+	}
 }
 
 static void
@@ -477,28 +639,25 @@ event_cb(struct bufferevent *bev, short what, void *arg)
 
 	if ((what & BEV_EVENT_EOF) && !(what & BEV_EVENT_ERROR)) {
 		/*
-		 * A clean end of input.  With a request at the handler, or an
-		 * answer still being written, the client may be half-closed
-		 * and waiting for it: finish, then close.
+		 * A clean end of input: the client may be half-closed and
+		 * waiting for answers.  Every complete request received
+		 * before it is still answered, in order; then the connection
+		 * closes.
 		 */
-		if (c->state == CS_HANDLER) {
-			c->peer_eof = 1;
-			c->keepalive = 0;
-			bufferevent_disable(c->bev, EV_READ);
+		c->peer_eof = 1;
+		switch (c->state) {
+		case CS_HANDLER:
+			return;		/* finish() goes on */
+		case CS_LINGER:
+		case CS_CLOSING:
+			conn_end(c);
+			return;
+		default:
+			if (c->out_wait)
+				return;	/* write_cb goes on */
+			conn_process(c);
 			return;
 		}
-		if (evbuffer_get_length(bufferevent_get_output(c->bev)) > 0) {
-			/* Finish writing the answer, then close. */
-			c->state = CS_CLOSING;
-			bufferevent_disable(c->bev, EV_READ);
-			return;
-		}
-	}
-	if ((what & BEV_EVENT_TIMEOUT) && (what & BEV_EVENT_READING) &&
-	    c->state != CS_HEAD && c->state != CS_DISCARD &&
-	    c->state != CS_CLOSING && c->state != CS_HANDLER) {
-		conn_error(c, 408, "request timed out");
-		return;
 	}
 	conn_free(c);
 }
@@ -508,9 +667,27 @@ deadline_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct http_conn	*c = arg;
 
-	if (c->state == CS_HANDLER || c->state == CS_CLOSING)
+	switch (c->state) {
+	case CS_HEAD:
+		if (!c->reading) {
+			conn_free(c);	/* idle_timeout */
+			return;
+		}
+		/* FALLTHROUGH */
+	case CS_BODY:
+	case CS_CHUNK_SIZE:
+	case CS_CHUNK_DATA:
+	case CS_CHUNK_CRLF:
+	case CS_TRAILER:
+		conn_error(c, 408, "request timed out");
 		return;
-	conn_error(c, 408, "request timed out");
+	case CS_LINGER:
+		conn_free(c);
+		return;
+	case CS_HANDLER:
+	case CS_CLOSING:
+		return;
+	}
 }
 
 static void
@@ -532,17 +709,20 @@ conn_free(struct http_conn *c)
 		else
 			request_free(c->req);
 	}
+	if (c->idle) {
+		TAILQ_REMOVE(&srv->idle, c, idle_entry);
+		srv->stats.idle--;
+	}
+	if (c->counted != NULL)
+		http_peers_remove(srv->peers, c->counted);
 	TAILQ_REMOVE(&srv->conns, c, entry);
 	event_free(c->deadline);
 	event_free(c->resume);
 	bufferevent_free(c->bev);
 	free(c);
 	srv->nconns--;
-	if (srv->paused && srv->listener != NULL &&
-	    srv->nconns < srv->conf.max_connections) {
-		evconnlistener_enable(srv->listener);
-		srv->paused = 0;
-	}
+	srv->stats.connections--;
+	check_accept(srv);
 }
 
 static void
@@ -550,8 +730,8 @@ accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa,
     int salen, void *arg)
 {
 	struct http_server	*srv = arg;
-	struct http_conn	*c;
-	struct timeval		 rtv, wtv;
+	struct http_conn	*c, *old;
+	struct timeval		 wtv;
 	char			 host[INET6_ADDRSTRLEN];
 
 	c = xcalloc(1, sizeof(*c));
@@ -580,20 +760,45 @@ accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa,
 		    host, sizeof(host));
 	snprintf(c->peer, sizeof(c->peer), "%s", host);
 	c->state = CS_HEAD;
+	c->counted = http_peers_add(srv->peers, sa,
+	    srv->conf.max_connections_per_client);
+	/* At the limit, make room: close the longest idle. */
+	while (srv->nconns >= srv->conf.max_connections &&
+	    (old = TAILQ_FIRST(&srv->idle)) != NULL) {
+		srv->stats.evicted++;
+		conn_free(old);
+	}
 	TAILQ_INSERT_TAIL(&srv->conns, c, entry);
 	srv->nconns++;
+	srv->stats.connections++;
 	bufferevent_setcb(c->bev, read_cb, write_cb, event_cb, c);
-	rtv = ms_tv(srv->conf.idle_timeout_ms);
 	wtv = ms_tv(srv->conf.write_timeout_ms);
-	bufferevent_set_timeouts(c->bev, &rtv, &wtv);
+	bufferevent_set_timeouts(c->bev, NULL, &wtv);
 	/* Stop reading once a request's worth of bytes waits unprocessed. */
 	bufferevent_setwatermark(c->bev, EV_READ, 0, srv->conf.header_max +
 	    srv->conf.body_max + 65536);
 	bufferevent_enable(c->bev, EV_READ | EV_WRITE);
-	if (srv->nconns >= srv->conf.max_connections) {
-		evconnlistener_disable(l);
-		srv->paused = 1;
+	if (c->counted == NULL) {
+		srv->stats.per_client_refused++;
+		conn_error(c, 503, "too many connections from this address");
+	} else if (srv->nconns > srv->conf.max_connections) {
+		/* Only after max_connections was lowered below the count. */
+		srv->stats.limit_refused++;
+		conn_error(c, 503, "too many connections");
+	} else {
+		arm(c, srv->conf.idle_timeout_ms);
+		idle_add(c);
 	}
+	check_accept(srv);
+}
+
+static void
+conf_fix(struct http_server_conf *conf)
+{
+	if (conf->max_connections <= 0)
+		conf->max_connections = 1024;
+	if (conf->idle_timeout_ms <= 0)
+		conf->idle_timeout_ms = conf->read_timeout_ms;
 }
 
 struct http_server *
@@ -636,12 +841,12 @@ http_server_new(struct event_base *base, const char *hostport,
 	srv = xcalloc(1, sizeof(*srv));
 	srv->base = base;
 	srv->conf = *conf;
-	if (srv->conf.max_connections <= 0)
-		srv->conf.max_connections = 1024;
+	conf_fix(&srv->conf);
 	srv->handler = handler;
 	srv->errbody = errbody;
 	srv->arg = arg;
 	TAILQ_INIT(&srv->conns);
+	TAILQ_INIT(&srv->idle);
 	srv->listener = evconnlistener_new_bind(base, accept_cb, srv,
 	    LEV_OPT_CLOSE_ON_FREE | LEV_OPT_REUSEABLE | LEV_OPT_CLOSE_ON_EXEC,
 	    1024, res->ai_addr, (int)res->ai_addrlen);
@@ -658,6 +863,7 @@ http_server_new(struct event_base *base, const char *hostport,
 		fprintf(stderr, "becknd: cannot allocate an event\n");
 		abort();
 	}
+	srv->peers = http_peers_new();
 	if (getsockname(evconnlistener_get_fd(srv->listener),
 	    (struct sockaddr *)&ss, &sslen) == 0) {
 		srv->addr = ss;
@@ -697,17 +903,8 @@ http_server_reconfigure(struct http_server *srv,
     const struct http_server_conf *conf)
 {
 	srv->conf = *conf;
-	if (srv->conf.max_connections <= 0)
-		srv->conf.max_connections = 1024;
-	if (srv->listener == NULL || srv->closing)
-		return;
-	if (srv->paused && srv->nconns < srv->conf.max_connections) {
-		evconnlistener_enable(srv->listener);
-		srv->paused = 0;
-	} else if (!srv->paused && srv->nconns >= srv->conf.max_connections) {
-		evconnlistener_disable(srv->listener);
-		srv->paused = 1;
-	}
+	conf_fix(&srv->conf);
+	check_accept(srv);
 }
 
 int
@@ -728,10 +925,16 @@ http_server_pending(const struct http_server *srv)
 	return srv->pending;
 }
 
+const struct http_server_stats *
+http_server_stats(const struct http_server *srv)
+{
+	return &srv->stats;
+}
+
 void
 http_server_close_listener(struct http_server *srv)
 {
-	struct http_conn	*c, *next;
+	struct http_conn	*c;
 
 	if (srv->listener != NULL) {
 		evconnlistener_free(srv->listener);
@@ -739,14 +942,9 @@ http_server_close_listener(struct http_server *srv)
 	}
 	srv->closing = 1;
 	evtimer_del(srv->resume_accept);
-	/* Idle keep-alive connections have nothing to finish. */
-	for (c = TAILQ_FIRST(&srv->conns); c != NULL; c = next) {
-		next = TAILQ_NEXT(c, entry);
-		if (c->state == CS_HEAD && evbuffer_get_length(
-		    bufferevent_get_input(c->bev)) == 0 &&
-		    evbuffer_get_length(bufferevent_get_output(c->bev)) == 0)
-			conn_free(c);
-	}
+	/* Idle connections have nothing to finish. */
+	while ((c = TAILQ_FIRST(&srv->idle)) != NULL)
+		conn_free(c);
 }
 
 void
@@ -766,6 +964,7 @@ http_server_free(struct http_server *srv)
 	}
 	if (srv->resume_accept != NULL)
 		event_free(srv->resume_accept);
+	http_peers_free(srv->peers);
 	free(srv);
 }
 
@@ -813,6 +1012,8 @@ http_request_steal_body(struct http_request *req, size_t *len)
 	char	*b = req->body;
 
 	*len = req->body_len;
+	/* The charge goes with the bytes: the caller gives *len back. */
+	req->charged = 0;
 	req->body = xmalloc(1);
 	req->body[0] = '\0';
 	req->body_len = 0;
@@ -832,12 +1033,20 @@ http_request_gone(const struct http_request *req)
 	return req->conn == NULL;
 }
 
+/* Is the answer being written the connection's last? */
+static int
+last_answer(const struct http_conn *c)
+{
+	return !c->keepalive || c->srv->closing || (c->peer_eof &&
+	    evbuffer_get_length(bufferevent_get_input(c->bev)) == 0);
+}
+
 /* Common end of a request: account, free, and resume the connection. */
 static void
 finish(struct http_request *req, int answered)
 {
 	struct http_conn	*c = req->conn;
-	struct timeval		 rtv, wtv;
+	struct timeval		 wtv;
 
 	if (req->srv != NULL)
 		req->srv->pending--;
@@ -849,19 +1058,26 @@ finish(struct http_request *req, int answered)
 		conn_free(c);
 		return;
 	}
-	if (!c->keepalive || c->srv->closing) {
+	if (last_answer(c)) {
 		c->state = CS_CLOSING;
 		bufferevent_disable(c->bev, EV_READ);
 		return;
 	}
-	rtv = ms_tv(c->srv->conf.idle_timeout_ms);
 	wtv = ms_tv(c->srv->conf.write_timeout_ms);
-	bufferevent_set_timeouts(c->bev, &rtv, &wtv);
+	bufferevent_set_timeouts(c->bev, NULL, &wtv);
 	c->state = CS_HEAD;
-	bufferevent_enable(c->bev, EV_READ);
-	/* A pipelined request may already be buffered: look later, not
-	 * from inside the handler's reply. */
-	if (evbuffer_get_length(bufferevent_get_input(c->bev)) > 0)
+	c->reading = 0;
+	if (!c->peer_eof)
+		bufferevent_enable(c->bev, EV_READ);
+	/*
+	 * The next request: once this answer is written (write_cb), or a
+	 * pipelined one already buffered, from the loop rather than from
+	 * inside the handler's reply -- unless much is still unsent, so
+	 * that a client that does not read cannot pile up answers.
+	 */
+	if (evbuffer_get_length(bufferevent_get_output(c->bev)) > OUT_MAX)
+		c->out_wait = 1;
+	else if (evbuffer_get_length(bufferevent_get_input(c->bev)) > 0)
 		event_active(c->resume, 0, 0);
 }
 
@@ -871,7 +1087,7 @@ http_reply(struct http_request *req, int status, const char *ctype,
 {
 	if (req->conn != NULL)
 		write_response(req->conn, status, ctype, headers, body, len,
-		    NULL, !req->conn->keepalive || req->conn->srv->closing);
+		    NULL, last_answer(req->conn));
 	finish(req, 1);
 }
 
@@ -881,7 +1097,7 @@ http_reply_buffer(struct http_request *req, int status, const char *ctype,
 {
 	if (req->conn != NULL)
 		write_response(req->conn, status, ctype, headers, NULL, 0,
-		    body, !req->conn->keepalive || req->conn->srv->closing);
+		    body, last_answer(req->conn));
 	else
 		evbuffer_drain(body, evbuffer_get_length(body));
 	finish(req, 1);

@@ -21,10 +21,40 @@
  *     written, then the connection closes.
  *   - Errors found before the handler (malformed head, limits, timeouts)
  *     are answered by the server, with a body produced by the error
- *     callback so that the caller decides the format (Beckn NACK).
- *   - Limits: head size, body size (declared or chunked), per-request
- *     read deadline, idle keep-alive timeout, write timeout, connection
- *     count (accepting pauses at the limit).
+ *     callback so that the caller decides the format (Beckn NACK), and
+ *     "Connection: close".  Then the connection lingers: it reads and
+ *     drops what the client still sends (the rest of a 413's body) so
+ *     that the client sees the answer rather than a reset, sends its FIN
+ *     once the answer is out, and closes when the client closes, after
+ *     at most 1 s (or read_timeout when shorter), or after 8 MiB dropped,
+ *     whichever comes first.  A client dripping bytes cannot hold it.
+ *   - Strict bytes: a chunk-size line is hex digits then nothing but
+ *     chunk extensions (RFC 9112 7.1.1), else 400; a header named in
+ *     unique_headers that appears twice is 400 before the handler.
+ *   - Half-close: after a clean end of input, every complete request the
+ *     client sent before it is still answered, in order (the last answer
+ *     says "Connection: close" when the end was seen by then); then the
+ *     connection closes.
+ *   - Connections.  Each is idle while no request is in progress and
+ *     nothing is unwritten (a fresh one until its first byte; one whose
+ *     error answer is out, too); idle_timeout closes it.  A request
+ *     starts with its first byte and has read_timeout to arrive whole.
+ *     At max_connections a new connection closes the longest idle one
+ *     to make room; accepting pauses (the kernel's backlog holds new
+ *     ones) only when none is idle.  A client address (IPv4, or IPv6 as
+ *     a whole address) with max_connections_per_client open gets 503
+ *     (Retry-After: 1, error callback body) on its next one, which then
+ *     closes (lingering, as above); it is never queued.
+ *   - Memory: request bodies are charged to conf.budget as they are
+ *     buffered: a Content-Length body whole when its head is in (before
+ *     "100 Continue"), a chunked one chunk by chunk.  A refused charge is
+ *     answered 503 (Retry-After: 1, error callback body) and the
+ *     connection closes.  The charge is given back when the request is
+ *     freed (http_reply() or http_request_drop()), or moves to the
+ *     caller with http_request_steal_body().
+ *   - Pipelining: a request waits until earlier answers are mostly
+ *     written (64 KiB), so a client that does not read cannot pile them
+ *     up; write_timeout bounds a stalled write.
  */
 #ifndef BECKND_HTTP_SERVER_H
 #define BECKND_HTTP_SERVER_H
@@ -37,6 +67,7 @@
 struct event_base;
 struct evbuffer;
 struct sockaddr_storage;
+struct budget;
 struct http_server;
 struct http_request;
 
@@ -44,16 +75,42 @@ struct http_server_conf {
 	size_t		 header_max;	/* request head bytes */
 	size_t		 body_max;	/* request body bytes */
 	int64_t		 read_timeout_ms; /* head + body of one request */
-	int64_t		 idle_timeout_ms; /* keep-alive wait for the next one */
+	/* Keep-alive wait for the next request (<= 0: read_timeout_ms). */
+	int64_t		 idle_timeout_ms;
 	int64_t		 write_timeout_ms;
-	int		 max_connections;
+	int		 max_connections; /* <= 0: 1024 */
+	int		 max_connections_per_client; /* <= 0: no limit */
+	/*
+	 * Header names (NULL-terminated list; NULL: none) that a request
+	 * may carry at most once, compared case-insensitively; a repeat is
+	 * 400.  Not copied: the list must outlive the server (static).
+	 */
+	const char *const *unique_headers;
+	/*
+	 * Charged for request bodies (NULL: none).  Not copied: it must
+	 * outlive the server and every request the server handed out.
+	 */
+	struct budget	*budget;
+};
+
+/* Counters (tests, logs). */
+struct http_server_stats {
+	size_t		 connections;	/* open now */
+	size_t		 idle;		/* of which idle (closable for room) */
+	uint64_t	 evicted;	/* idle ones closed for a new one */
+	uint64_t	 per_client_refused; /* 503: over the client's share */
+	uint64_t	 limit_refused;	/* 503: over max_connections (after it
+					   was lowered below the count) */
+	uint64_t	 budget_refused; /* 503: body over the budget */
 };
 
 /* Complete request handler. */
 typedef void	(*http_handler)(struct http_request *, void *arg);
 /*
  * Body for an error the server answers itself: write it into out and
- * return its Content-Type.  status is the HTTP status, why a short reason.
+ * return its Content-Type.  status is the HTTP status (400, 408, 413,
+ * 431, 501, 505; 503 for the connection and memory budgets), why a short
+ * reason.
  */
 typedef const char *(*http_error_body)(int status, const char *why,
 		    struct evbuffer *out, void *arg);
@@ -67,9 +124,13 @@ struct http_server *http_server_new(struct event_base *, const char *hostport,
 		    http_error_body, void *arg, char *err, size_t errlen);
 /*
  * New limits (SIGHUP).  They apply to every byte read from now on (a
- * body being received is held to the new body_max); timeouts already
- * armed on a connection run out as armed.  Accepting resumes or pauses at
- * once when max_connections moved across the current count.
+ * body being received is held to the new body_max; a new chunk is
+ * charged to the new budget, what is held stays with the old one);
+ * timeouts already armed on a connection run out as armed (idle_timeout
+ * applies from a connection's next idle time); max_connections_per_client
+ * applies to new connections (open ones are not closed); unique_headers
+ * to new requests.  Accepting resumes or pauses at once when
+ * max_connections moved across the current count.
  */
 void		 http_server_reconfigure(struct http_server *,
 		    const struct http_server_conf *);
@@ -77,6 +138,7 @@ void		 http_server_reconfigure(struct http_server *,
 void		 http_server_close_listener(struct http_server *);
 /* Requests still with the handler (for a graceful stop). */
 size_t		 http_server_pending(const struct http_server *);
+const struct http_server_stats *http_server_stats(const struct http_server *);
 /* Close everything. Requests still with the handler become "gone". */
 void		 http_server_free(struct http_server *);
 int		 http_server_port(const struct http_server *);
@@ -95,7 +157,10 @@ const char	*http_request_body(const struct http_request *, size_t *len);
 /*
  * Take the body out of the request (xmalloc'd, NUL-terminated; the caller
  * frees it).  Lets a message be queued for delivery without a copy.  The
- * request's body is empty afterwards.
+ * request's body is empty afterwards.  The body's budget charge moves
+ * with it: exactly *len bytes of the budget in the server's conf when the
+ * request arrived, which the caller must budget_give() back when it frees
+ * the body (nothing to give when that budget was NULL).
  */
 char		*http_request_steal_body(struct http_request *, size_t *len);
 const char	*http_request_peer(const struct http_request *);

@@ -37,21 +37,32 @@ error_body(int status, const char *why, struct evbuffer *out, void *arg)
 {
 	if (status == 413)
 		beckn_error_write(out, BECKN_ERR_TOO_LARGE, NULL, why);
+	else if (status == 503)		/* connection or memory budget */
+		beckn_error_write(out, BECKN_ERR_BUSY, NULL, why);
 	else
 		beckn_nack_write(out, BECKN_CODE_INVALID_REQUEST, NULL, why);
 	return "application/json";
 }
 
+/* Each at most once: two would leave which one was verified ambiguous. */
+static const char *const unique_headers[] = { "Authorization",
+	"X-Gateway-Authorization", "Proxy-Authorization", NULL };
+
 static void
-server_conf(const struct conf *c, struct http_server_conf *hc)
+server_conf(struct proxy *px, const struct conf *c,
+    struct http_server_conf *hc)
 {
 	memset(hc, 0, sizeof(*hc));
 	hc->header_max = c->header_max;
 	hc->body_max = c->body_max;
 	hc->read_timeout_ms = c->read_timeout_ms;
-	hc->idle_timeout_ms = c->read_timeout_ms * 2;
+	hc->idle_timeout_ms = c->idle_timeout_ms;
 	hc->write_timeout_ms = c->read_timeout_ms;
 	hc->max_connections = c->max_connections;
+	hc->max_connections_per_client = c->max_connections_per_client;
+	hc->unique_headers = unique_headers;
+	/* Request bodies count against limits.memory_max. */
+	hc->budget = &px->budget;
 }
 
 /* Concurrent transfers to peers and webhooks. */
@@ -179,7 +190,7 @@ listen_on(struct proxy *px, const struct conf *c, const char *what,
 	struct http_server	*srv;
 	char			 why[256];
 
-	server_conf(c, &hc);
+	server_conf(px, c, &hc);
 	srv = http_server_new(px->base, addr, &hc, handler, error_body, px,
 	    why, sizeof(why));
 	if (srv == NULL) {
@@ -223,11 +234,12 @@ proxy_new(struct event_base *base, struct conf *c, const struct clock *clock,
 	client_conf(px, c, &hcc);
 	px->http = http_client_new(base, &hcc);
 	deliver_conf(px, c, &dc);
-	px->deliver = deliver_new(base, &dc, &px->stats.deliver, NULL, clock);
+	px->deliver = deliver_new(base, &dc, &px->stats.deliver, &px->budget,
+	    clock);
 	px->sync = sync_table_new(base);
 
 	if (c->listen_registry != NULL) {
-		server_conf(c, &hc);
+		server_conf(px, c, &hc);
 		if ((px->lookup_srv = lookup_server_new(base,
 		    c->listen_registry, c->registry.file, &hc, why,
 		    sizeof(why))) == NULL) {
@@ -309,7 +321,7 @@ proxy_reload(struct proxy *px, struct conf *nc, char *err, size_t errlen)
 
 	/* Nothing below fails: the new configuration is in. */
 	px->snap = ns;
-	server_conf(nc, &hc);
+	server_conf(px, nc, &hc);
 	if (px->net_srv != NULL)
 		http_server_reconfigure(px->net_srv, &hc);
 	if (px->client_srv != NULL)

@@ -58,6 +58,9 @@ fanout_free(struct fanout *fo)
 		free(fo->t[i].url);
 	}
 	free(fo->t);
+	/* The body came with its memory-budget charge (see dispatch). */
+	if (fo->body != NULL)
+		budget_give(&fo->px->budget, fo->len);
 	free(fo->body);
 	free(fo->auth_hdr);
 	free(fo->gw_hdr);

@@ -205,7 +205,11 @@ struct fanout	*gateway_prepare(struct proxy *,
 		    struct registry_record *const *bpps, size_t nbpps,
 		    const char *auth_value, const char *digest,
 		    const char *message_id, const struct conf *);
-/* Send body (taken) to every BPP; the fan-out frees itself when done. */
+/*
+ * Send body (taken, with the len bytes it holds on the proxy's memory
+ * budget, which the fan-out gives back) to every BPP; the fan-out frees
+ * itself when done.
+ */
 void		 gateway_dispatch(struct fanout *, char *body, size_t len);
 void		 gateway_cancel(struct fanout *);
 void		 gateway_abort_all(struct proxy *);

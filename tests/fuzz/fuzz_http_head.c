@@ -27,7 +27,13 @@
  *     and http_head_get() finds the first header of each name;
  *   - unless FUZZ_HTTP_ALLOW_NUL_TRUNCATION is set in the environment: a
  *     returned header value ends where its line ends (modulo trailing
- *     whitespace), i.e. a NUL in the input did not silently cut it short.
+ *     whitespace), i.e. a NUL in the input did not silently cut it short;
+ *   - http_head_count() agrees with a count of http_head_get() names;
+ *   - http_chunk_size() on the input's first line (without its CR LF,
+ *     in a buffer of exactly that size): -1, or the value of the leading
+ *     hex digits, and then only when what follows is empty or starts
+ *     with ';' or whitespace, holds no CTL but HTAB, and the digits fit
+ *     an int64_t.
  */
 #include "config.h"
 
@@ -138,10 +144,66 @@ check_ok(const struct http_head *h, const char *head, size_t len,
 		CHECK(http_head_get(h, "content-length") != NULL);
 	if (h->chunked)
 		CHECK(http_head_get(h, "TRANSFER-ENCODING") != NULL);
+	for (i = 0; i < h->nheaders; i++) {
+		size_t	 n = 0;
+
+		for (j = 0; j < h->nheaders; j++)
+			n += strcasecmp(h->headers[j].name,
+			    h->headers[i].name) == 0;
+		CHECK(http_head_count(h, h->headers[i].name) == n);
+	}
 	(void)http_head_get(h, "Host");
 	(void)http_head_get(h, "Connection");
 	(void)http_head_get(h, "Authorization");
 	(void)http_head_get(h, "");
+}
+
+static int
+hexval(int c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+static void
+check_chunk_line(const uint8_t *data, size_t size)
+{
+	const uint8_t	*nl = memchr(data, '\n', size);
+	size_t		 len = nl != NULL ? (size_t)(nl - data) : size, i, nd;
+	char		*line;
+	int64_t		 v, want = 0;
+	int		 over = 0;
+
+	if (len > 0 && data[len - 1] == '\r')
+		len--;
+	line = malloc(len > 0 ? len : 1);
+	CHECK(line != NULL);
+	memcpy(line, data, len);
+	v = http_chunk_size(line, len);
+	CHECK(v >= -1);
+	for (nd = 0; nd < len && hexval((unsigned char)line[nd]) >= 0; nd++) {
+		if (want > (INT64_MAX >> 4))
+			over = 1;
+		else
+			want = want * 16 + hexval((unsigned char)line[nd]);
+	}
+	if (v >= 0) {
+		CHECK(nd > 0 && !over && v == want);
+		CHECK(nd == len || line[nd] == ';' || line[nd] == ' ' ||
+		    line[nd] == '\t');
+		for (i = nd; i < len; i++)
+			CHECK((unsigned char)line[i] >= 0x20 ||
+			    line[i] == '\t');
+		CHECK(len == nd || (line[len - 1] != ' ' &&
+		    line[len - 1] != '\t' && line[len - 1] != ';'));
+	} else
+		CHECK(nd == 0 || over || nd < len);
+	free(line);
 }
 
 int
@@ -162,6 +224,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	max = maxes[data[0] % (sizeof(maxes) / sizeof(maxes[0]))];
 	data++;
 	size--;
+	check_chunk_line(data, size);
 
 	in = malloc(size > 0 ? size : 1);
 	CHECK(in != NULL);
