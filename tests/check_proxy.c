@@ -46,6 +46,7 @@
 #include "proxy/proxy.h"
 #include "sig/sig.h"
 #include "sig/sig_key.h"
+#include "util/clock.h"
 #include "util/xmalloc.h"
 
 #define SLOW_MS		3000	/* "it arrives": a generous real-time bound */
@@ -1812,6 +1813,64 @@ START_TEST(out_sync_search_all)
 END_TEST
 
 /* Two tenants, colliding message_ids: each held call gets its own. */
+/*
+ * Two tenants, one slow peer: tenant A's BPP holds every request, A's app
+ * fills A's connections and queue to it; tenant B's select to another BPP
+ * is still answered at once (each participant has its own connections).
+ */
+START_TEST(c_tenant_slow_peer)
+{
+	struct ph_party	*a, *b, *slow, *fast;
+	struct ph_stub	*wa, *wb, *ss, *fs;
+	struct ph_proxy	*t;
+	struct ph_call	*c;
+	const char	*body;
+	int64_t		 t0;
+	int		 i;
+
+	wa = ph_stub("a-webhook");
+	wb = ph_stub("b-webhook");
+	ss = ph_stub("slow-bpp");
+	fs = ph_stub("fast-bpp");
+	a = ph_party("a.bap.test", "/bapa");
+	b = ph_party("b.bap.test", "/bapb");
+	slow = ph_party("slow.bpp.test", "/sbpp");
+	fast = ph_party("fast.bpp.test", "/fbpp");
+	snprintf(slow->url, sizeof(slow->url), "%s/sbpp", ph_stub_url(ss));
+	snprintf(fast->url, sizeof(fast->url), "%s/fbpp", ph_stub_url(fs));
+	ph_register(a, "BAP", PH_DOMAIN);
+	ph_register(b, "BAP", PH_DOMAIN);
+	ph_register(slow, "BPP", PH_DOMAIN);
+	ph_register(fast, "BPP", PH_DOMAIN);
+	ph_registry_write();
+	t = ph_proxy("tenants");
+	ph_host(t, a, "bap", wa, NULL);
+	ph_host(t, b, "bap", wb, NULL);
+	ph_set(t, "delivery.upstream_timeout", "30s");
+	ph_start(t);
+	ph_stub_answer(ss, 0, NULL);		/* holds every request */
+	for (i = 0; i < 80; i++) {
+		body = ph_wire(ph_msg("select", a, slow));
+		(void)ph_call_async(ph_client(t), "POST", "/bapa/select", body,
+		    strlen(body), NULL);
+	}
+	/* A's connections to its peer are all taken (64), the rest wait. */
+	if (ph_stub_wait(ss, 64, SLOW_MS) < 64)
+		PH_FAIL("the slow BPP got %d of A's selects", ph_stub_count(ss));
+	ph_run_for(ph_ms(200));
+	body = ph_wire(ph_msg("select", b, fast));
+	t0 = clock_now_ms(NULL);
+	c = ph_call(ph_client(t), "POST", "/bapb/select", body, strlen(body),
+	    NULL);
+	EXPECT_ACK(c, "tenant B's select while tenant A's peer holds 80");
+	if (clock_now_ms(NULL) - t0 > ph_ms(1000))
+		PH_FAIL("tenant B waited %lld ms behind tenant A's slow peer",
+		    (long long)(clock_now_ms(NULL) - t0));
+	EXPECT_COUNT(fs, 1, "tenant B's BPP");
+	ph_stub_release(ss, 200, PH_ACK_BODY);
+}
+END_TEST
+
 START_TEST(c_two_tenants_sync)
 {
 	struct ph_party	*a, *b, *peer;
@@ -3656,6 +3715,7 @@ proxy_suite(void)
 	tcase_add_test(t, c_sender_other_domain);
 	tcase_add_test(t, c_error_only_callback);
 	tcase_add_test(t, c_two_tenants_sync);
+	tcase_add_test(t, c_tenant_slow_peer);
 
 	t = tc(s, "gateway");
 	tcase_add_test(t, gw_search_without_domain);

@@ -65,8 +65,8 @@ server_conf(struct proxy *px, const struct conf *c,
 	hc->budget = &px->budget;
 }
 
-/* Concurrent transfers to peers and webhooks. */
-#define HTTP_INFLIGHT		256
+/* Concurrent transfers to peers, per participant. */
+#define HTTP_INFLIGHT		64
 /* A peer's synchronous answer is an ACK or a NACK: small. */
 #define HTTP_RESPONSE_MAX	(1u << 20)
 
@@ -207,7 +207,6 @@ proxy_new(struct event_base *base, struct conf *c, const struct clock *clock,
     char *err, size_t errlen)
 {
 	struct proxy		*px;
-	struct http_client_conf	 hcc;
 	struct http_server_conf	 hc;
 	struct deliver_conf	 dc;
 	struct replay_limits	 rl;
@@ -231,8 +230,7 @@ proxy_new(struct event_base *base, struct conf *c, const struct clock *clock,
 		goto fail;
 	}
 	budget_init(&px->budget, c->memory_max);
-	client_conf(px, c, &hcc);
-	px->http = http_client_new(base, &hcc);
+	client_conf(px, c, &px->peer_conf);
 	deliver_conf(px, c, &dc);
 	px->deliver = deliver_new(base, &dc, &px->stats.deliver, &px->budget,
 	    clock);
@@ -259,8 +257,7 @@ proxy_new(struct event_base *base, struct conf *c, const struct clock *clock,
 	    NULL)
 		goto fail;
 	own_addresses(px);
-	client_conf(px, c, &hcc);
-	http_client_reconfigure(px->http, &hcc);
+	client_conf(px, c, &px->peer_conf);
 	deliver_conf(px, c, &dc);
 	deliver_reconfigure(px->deliver, &dc);
 	return px;
@@ -285,7 +282,7 @@ proxy_free(struct proxy *px)
 	http_server_free(px->client_srv);
 	sync_table_free(px->sync);
 	deliver_free(px->deliver);
-	http_client_free(px->http);
+	proxy_peers_free(px);
 	replay_free(px->replay);
 	snapshot_unref(px->snap);
 	free(px->own);
@@ -297,7 +294,6 @@ proxy_reload(struct proxy *px, struct conf *nc, char *err, size_t errlen)
 {
 	struct snapshot		*ns, *old = px->snap;
 	struct http_server_conf	 hc;
-	struct http_client_conf	 hcc;
 	struct deliver_conf	 dc;
 	struct replay_limits	 rl;
 	const char		*key;
@@ -328,8 +324,8 @@ proxy_reload(struct proxy *px, struct conf *nc, char *err, size_t errlen)
 		http_server_reconfigure(px->client_srv, &hc);
 	if (px->lookup_srv != NULL)
 		lookup_server_reconfigure(px->lookup_srv, &hc);
-	client_conf(px, nc, &hcc);
-	http_client_reconfigure(px->http, &hcc);
+	client_conf(px, nc, &px->peer_conf);
+	proxy_peers_reconfigure(px);
 	budget_set_max(&px->budget, nc->memory_max);
 	deliver_conf(px, nc, &dc);
 	deliver_reconfigure(px->deliver, &dc);

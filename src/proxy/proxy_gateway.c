@@ -36,6 +36,7 @@ struct fanout_target {
 struct fanout {
 	TAILQ_ENTRY(fanout)	 entry;
 	struct proxy		*px;
+	struct http_client	*http;		/* the gateway's slice */
 	char			*body;
 	size_t			 len;
 	char			*auth_hdr;
@@ -141,6 +142,7 @@ gateway_prepare(struct proxy *px, const struct conf_participant *gw,
 		return NULL;
 	fo = xcalloc(1, sizeof(*fo));
 	fo->px = px;
+	fo->http = proxy_peer_http(px, gw);
 	xasprintf(&fo->auth_hdr, "Authorization: %s", auth_value);
 	xasprintf(&fo->gw_hdr, "X-Gateway-Authorization: %s", sig);
 	free(sig);
@@ -181,6 +183,6 @@ gateway_dispatch(struct fanout *fo, char *body, size_t len)
 	hdrs[3] = NULL;
 	fo->npending = fo->nt;
 	for (i = 0; i < fo->nt; i++)
-		fo->t[i].hreq = http_client_post(fo->px->http, fo->t[i].url,
+		fo->t[i].hreq = http_client_post(fo->http, fo->t[i].url,
 		    hdrs, fo->body, fo->len, 0, forwarded, &fo->t[i]);
 }

@@ -10,9 +10,10 @@
  *   proxy_outbound.c  the client listener's staged pipeline
  *   proxy_gateway.c   the gateway's fan-out of a search to BPPs
  *   proxy_sync.c      client calls held until their callbacks arrive
+ *   proxy_peers.c     one outbound HTTP client per participant
  *
- * Calls go one way: proxy.c -> pipelines -> gateway, sync, snapshot ->
- * common.  No file calls back into one above it.
+ * Calls go one way: proxy.c -> pipelines -> gateway, sync, snapshot,
+ * peers -> common.  No file calls back into one above it.
  *
  * Ownership: the struct proxy owns the long-lived parts; each request
  * (struct inbound / struct outbound) owns its state and one snapshot
@@ -33,6 +34,7 @@
 #include "beckn/beckn_action.h"
 #include "conf/conf.h"
 #include "deliver/deliver.h"
+#include "net/http_client.h"
 #include "proxy/proxy.h"
 #include "schema/schema.h"
 #include "util/budget.h"
@@ -49,6 +51,7 @@ struct registry_record;
 struct replay;
 struct inbound;
 struct outbound;
+struct peer_slice;
 struct fanout;
 struct sync_table;
 struct sync_wait;
@@ -124,7 +127,10 @@ struct proxy {
 	struct snapshot		*snap;		/* current */
 	size_t			 nsnapshots;	/* alive, current included */
 	struct replay		*replay;
-	struct http_client	*http;		/* peers and gateways */
+	/* Calls to peers and gateways: one client per participant. */
+	struct http_client_conf	 peer_conf;	/* deny points at own */
+	struct peer_slice	*peers;
+	size_t			 npeers;
 	struct http_server	*net_srv;
 	struct http_server	*client_srv;
 	struct lookup_server	*lookup_srv;	/* listen.registry */
@@ -185,6 +191,12 @@ void		 proxy_schema_nack(const struct schema_errors *, char *paths,
  */
 int		 proxy_context_id(json_object *ctx, const char *key,
 		    const char **out, char *err, size_t errlen);
+
+/* proxy_peers.c: participant p's client for peers (made on first use). */
+struct http_client *proxy_peer_http(struct proxy *,
+		    const struct conf_participant *);
+void		 proxy_peers_reconfigure(struct proxy *);
+void		 proxy_peers_free(struct proxy *);
 
 /* proxy_inbound.c */
 void		 proxy_inbound(struct http_request *, void *proxy);

@@ -547,8 +547,9 @@ forward_cb(const struct http_client_response *resp, void *arg)
 static enum st
 st_forward(struct outbound *ob)
 {
-	const char	*hdrs[3];
-	size_t		 i;
+	struct http_client	*http;
+	const char		*hdrs[3];
+	size_t			 i;
 
 	if (ob->npending > 0)
 		return ST_WAIT;
@@ -574,8 +575,9 @@ st_forward(struct outbound *ob)
 		    ob->action->id == BECKN_A_SEARCH, ob->wait_ms, sync_done,
 		    ob);
 	ob->npending = ob->ntargets;
+	http = proxy_peer_http(ob->px, ob->p);
 	for (i = 0; i < ob->ntargets; i++)
-		ob->targets[i].hreq = http_client_post(ob->px->http,
+		ob->targets[i].hreq = http_client_post(http,
 		    ob->targets[i].url, hdrs, ob->wire, ob->wirelen, 0,
 		    forward_cb, &ob->targets[i]);
 	return ST_WAIT;
