@@ -73,6 +73,7 @@ struct conf {
 	size_t		 header_max;
 	int64_t		 read_timeout_ms;
 	int		 max_connections;
+	size_t		 json_max_nodes;	/* values in one message body */
 
 	/* delivery to webhooks and peers: */
 	int64_t		 webhook_timeout_ms;
