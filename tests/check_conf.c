@@ -13,6 +13,7 @@
 #include "conf/conf.h"
 #include "sig/sig_key.h"
 #include "util/duration.h"
+#include "util/jsoncheck.h"
 #include "testutil.h"
 #include "util/xmalloc.h"
 
@@ -272,6 +273,8 @@ START_TEST(bounds_named_in_issue)
 	    "out of range");
 	expect_error("limits: { body_max: 2GiB }\n", 1,
 	    "limits.body_max: 2GiB is out of range (1KiB to 1GiB)");
+	expect_error("limits: { json_max_nodes: 999 }\n", 1,
+	    "limits.json_max_nodes: 999 is out of range (1000 to 10000000)");
 }
 END_TEST
 
@@ -386,6 +389,7 @@ START_TEST(computed_defaults_and_off)
 	ck_assert_int_eq(c->max_signature_ttl_ms, 3600000 + 5000);
 	ck_assert_uint_eq(c->replay_cache_size, 2000000);
 	ck_assert_uint_eq(c->replay_sender_quota, 500000);
+	ck_assert_uint_eq(c->json_max_nodes, JSONCHECK_MAX_NODES_DEFAULT);
 	ck_assert_int_eq(c->replay_window_ms, 600000);
 	conf_free(c);
 

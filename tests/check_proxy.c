@@ -577,6 +577,61 @@ START_TEST(in_signed_garbage)
 }
 END_TEST
 
+/* s n times (freed at teardown). */
+static const char *
+repeat(const char *s, int n)
+{
+	size_t	 len = strlen(s);
+	char	*out = ph_keep(xmalloc(len * (size_t)n + 1));
+	int	 i;
+
+	for (i = 0; i < n; i++)
+		memcpy(out + len * (size_t)i, s, len);
+	out[len * (size_t)n] = '\0';
+	return out;
+}
+
+/*
+ * Bytes other parsers read differently are refused before any parse,
+ * with the JSON pointer at fault: a second bap_id (json-c keeps the last,
+ * an app may keep the first), ill-formed UTF-8, NaN, too many values.
+ */
+START_TEST(in_strict_json)
+{
+	static const struct {
+		const char	*from, *to, *path;
+	} edits[] = {
+		{ "\"bap_id\":", "\"bap_id\":\"evil.bap.test\",\"bap_id\":",
+		    "/context" },
+		{ "\"action\":\"select\"", "\"action\":\"select\",\"ttl\":"
+		    "\"PT30S\\u0000\"", NULL },
+		{ "\"items\":[", "\"items\":[NaN,", "/message/order/items/0" },
+	};
+	const char	*body, *good;
+
+	world();
+	ph_set(S.px, "limits.json_max_nodes", "1000");
+	ph_start(S.px);
+	good = ph_wire(req_msg("select"));
+	if (_i < 3) {
+		body = ph_replace(good, edits[_i].from, edits[_i].to);
+		if (_i == 1)	/* a raw 0xC0 0xAF: an overlong "/" */
+			body = ph_replace(good, "\"ttl\":\"PT30S\"",
+			    "\"ttl\":\"PT30S\xc0\xaf\"");
+		ck_assert_str_ne(body, good);
+		expect_refused(ph_send(S.px, "/bpp/select", body, S.sbap), 400,
+		    "30000", _i == 1 ? "/context/ttl" : edits[_i].path,
+		    ph_fmt("strict JSON case %d", _i));
+		return;
+	}
+	/* 1,001 values: over limits.json_max_nodes. */
+	body = ph_replace(good, "\"items\":[", ph_fmt("\"items\":[%s",
+	    repeat("0,", 1000)));
+	expect_refused(ph_send(S.px, "/bpp/select", body, S.sbap), 400,
+	    "30000", NULL, "a body of more than json_max_nodes values");
+}
+END_TEST
+
 START_TEST(in_no_context)
 {
 	world_start();
@@ -3681,6 +3736,7 @@ proxy_suite(void)
 	tcase_add_test(t, in_verify_tampered);
 	tcase_add_test(t, in_verify_wrong_key);
 	tcase_add_loop_test(t, in_signed_garbage, 0, 3);
+	tcase_add_loop_test(t, in_strict_json, 0, 4);
 	tcase_add_test(t, in_no_context);
 	tcase_add_test(t, in_bind_action_mismatch);
 	tcase_add_test(t, in_bind_role);

@@ -135,6 +135,7 @@ static const struct conf_key conf_keys[] = {
 	    100 * MS, 1 * HOUR),
 	CN("limits.max_connections_per_client", CK_INT,
 	    max_connections_per_client, 1, 1000000),
+	CN("limits.json_max_nodes", CK_SIZE_T, json_max_nodes, 1000, 10000000),
 	CN("delivery.webhook_timeout", CK_DURATION, webhook_timeout_ms,
 	    100 * MS, 1 * HOUR),
 	CN("delivery.retries", CK_INT, webhook_retries, 0, 100),
@@ -910,6 +911,7 @@ conf_defaults(struct conf *c)
 	c->max_connections = 10000;
 	c->idle_timeout_ms = 15000;
 	c->max_connections_per_client = 256;
+	c->json_max_nodes = 200000;	/* JSONCHECK_MAX_NODES_DEFAULT */
 	c->webhook_timeout_ms = 10000;
 	c->webhook_retries = 0;		/* until delivered */
 	c->webhook_backoff_ms = 500;

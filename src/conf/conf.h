@@ -78,6 +78,7 @@ struct conf {
 	size_t		 memory_max;	/* bodies held, every request */
 	int64_t		 idle_timeout_ms;	/* keep-alive wait */
 	int		 max_connections_per_client; /* per address */
+	size_t		 json_max_nodes;	/* values in one message body */
 
 	/* delivery to webhooks and peers: */
 	int64_t		 webhook_timeout_ms;

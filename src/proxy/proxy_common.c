@@ -13,6 +13,7 @@
 
 #include "http/http_server.h"
 #include "proxy/proxy_int.h"
+#include "util/jsoncheck.h"
 
 /* Longest action name looked at in a path. */
 #define ACTION_MAX	64
@@ -82,45 +83,53 @@ proxy_reply_error(struct http_request *req, enum beckn_err e,
 }
 
 json_object *
-proxy_parse_json(const char *buf, size_t len, char *err, size_t errlen)
+proxy_parse_json(const char *buf, size_t len, size_t max_nodes,
+    char *path, size_t pathlen, char *err, size_t errlen)
 {
+	struct jsoncheck_limits	 lim;
+	struct jsoncheck_error	 je;
 	struct json_tokener	*tok;
 	json_object		*obj;
 	enum json_tokener_error	 jerr;
 	size_t			 off;
 
-	if (len > 0x7fffffff || (tok = json_tokener_new_ex(JSON_DEPTH_MAX)) ==
-	    NULL) {
-		snprintf(err, errlen, "invalid JSON: too large");
+	/*
+	 * Strict first, over the bytes: what json-c would read differently
+	 * from the app (duplicate names, bad UTF-8, NaN...) and bodies that
+	 * would grow into a huge tree never reach it.
+	 */
+	lim.max_nodes = max_nodes;
+	lim.max_depth = JSON_DEPTH_MAX;
+	path[0] = '\0';
+	if (jsoncheck(buf, len, &lim, &je) == -1) {
+		snprintf(path, pathlen, "%s", je.path);
+		snprintf(err, errlen, "invalid JSON at byte %zu%s%s: %s",
+		    je.offset, je.path[0] != '\0' ? " in " : "", je.path,
+		    je.reason);
+		return NULL;
+	}
+
+	/* One well-formed value, checked; a Beckn body is an object. */
+	for (off = 0; off < len && (buf[off] == ' ' || buf[off] == '\t' ||
+	    buf[off] == '\r' || buf[off] == '\n'); off++)
+		;
+	if (off == len || buf[off] != '{') {
+		snprintf(err, errlen, "the body must be a JSON object");
+		return NULL;
+	}
+	/* limits.body_max (at most 1 GiB) keeps len within an int. */
+	if ((tok = json_tokener_new_ex(JSON_DEPTH_MAX)) == NULL) {
+		snprintf(err, errlen, "out of memory");
 		return NULL;
 	}
 	json_tokener_set_flags(tok, JSON_TOKENER_STRICT);
 	obj = json_tokener_parse_ex(tok, buf, (int)len);
 	jerr = json_tokener_get_error(tok);
-	off = json_tokener_get_parse_end(tok);
 	json_tokener_free(tok);
 	if (jerr != json_tokener_success) {
-		if (jerr == json_tokener_continue)
-			snprintf(err, errlen, "invalid JSON: unexpected end of "
-			    "input");
-		else
-			snprintf(err, errlen, "invalid JSON at byte %zu: %s",
-			    off, json_tokener_error_desc(jerr));
-		json_object_put(obj);
-		return NULL;
-	}
-	/* Only white space may follow the value. */
-	for (; off < len; off++) {
-		if (buf[off] != ' ' && buf[off] != '\t' && buf[off] != '\r' &&
-		    buf[off] != '\n') {
-			snprintf(err, errlen, "invalid JSON at byte %zu: data "
-			    "after the value", off);
-			json_object_put(obj);
-			return NULL;
-		}
-	}
-	if (!json_object_is_type(obj, json_type_object)) {
-		snprintf(err, errlen, "the body must be a JSON object");
+		/* jsoncheck is stricter than json-c: a bug if we get here. */
+		snprintf(err, errlen, "invalid JSON: %s",
+		    json_tokener_error_desc(jerr));
 		json_object_put(obj);
 		return NULL;
 	}

@@ -468,11 +468,13 @@ st_verify(struct inbound *in)
 static enum st
 st_parse(struct inbound *in)
 {
-	char	 err[256];
+	char	 err[512], path[256];
 
-	if ((in->body = proxy_parse_json(in->raw, in->rawlen, err,
+	if ((in->body = proxy_parse_json(in->raw, in->rawlen,
+	    in->snap->conf->json_max_nodes, path, sizeof(path), err,
 	    sizeof(err))) == NULL)
-		return fail(in, BECKN_ERR_INVALID_JSON, NULL, "%s", err);
+		return fail(in, BECKN_ERR_INVALID_JSON, path[0] != '\0' ?
+		    path : NULL, "%s", err);
 	if (!json_object_object_get_ex(in->body, "context", &in->ctx) ||
 	    !json_object_is_type(in->ctx, json_type_object))
 		return fail(in, BECKN_ERR_SCHEMA, "/context", "context is "

@@ -177,10 +177,14 @@ const struct conf_participant *proxy_route(const struct conf *,
 void		 proxy_reply_error(struct http_request *, enum beckn_err,
 		    const char *paths, const char *message,
 		    const char *const *extra);
-/* Parse a body once: a JSON object, nothing after it.  NULL and a reason
- * naming the byte offset on failure. */
-json_object	*proxy_parse_json(const char *, size_t, char *err,
-		    size_t errlen);
+/*
+ * Parse a body once: strictly checked (RFC 8259, UTF-8, no duplicate
+ * names, at most max_nodes values: util/jsoncheck.h), then a JSON object
+ * with nothing after it.  NULL on failure, a reason naming the byte
+ * offset in err and the JSON pointer at fault in path ("" for none).
+ */
+json_object	*proxy_parse_json(const char *, size_t, size_t max_nodes,
+		    char *path, size_t pathlen, char *err, size_t errlen);
 /* Schema errors as NACK paths and a one-line message. */
 void		 proxy_schema_nack(const struct schema_errors *, char *paths,
 		    size_t pathslen, char *msg, size_t msglen);

@@ -331,11 +331,14 @@ st_parse(struct outbound *ob)
 {
 	const char	*raw;
 	size_t		 len;
-	char		 err[256];
+	char		 err[512], path[256];
 
 	raw = http_request_body(ob->req, &len);
-	if ((ob->body = proxy_parse_json(raw, len, err, sizeof(err))) == NULL)
-		return fail(ob, BECKN_ERR_INVALID_JSON, NULL, "%s", err);
+	if ((ob->body = proxy_parse_json(raw, len,
+	    ob->snap->conf->json_max_nodes, path, sizeof(path), err,
+	    sizeof(err))) == NULL)
+		return fail(ob, BECKN_ERR_INVALID_JSON, path[0] != '\0' ?
+		    path : NULL, "%s", err);
 	return ST_NEXT;
 }
 
