@@ -14,6 +14,7 @@
 #include <event2/util.h>
 
 #include "http/http_peers.h"
+#include "util/siphash.h"
 #include "util/xmalloc.h"
 
 #define NB_MIN	64
@@ -29,46 +30,8 @@ struct http_peers {
 	struct http_peer	**b;
 	size_t			 nb;	/* a power of two */
 	size_t			 n;	/* entries */
-	uint64_t		 key[2];
+	struct siphash_key	 key;
 };
-
-#define ROTL(x, s)	(((x) << (s)) | ((x) >> (64 - (s))))
-#define SIPROUND do {							\
-	v0 += v1; v1 = ROTL(v1, 13); v1 ^= v0; v0 = ROTL(v0, 32);	\
-	v2 += v3; v3 = ROTL(v3, 16); v3 ^= v2;				\
-	v0 += v3; v3 = ROTL(v3, 21); v3 ^= v0;				\
-	v2 += v1; v1 = ROTL(v1, 17); v1 ^= v2; v2 = ROTL(v2, 32);	\
-} while (0)
-
-/* SipHash-2-4 of 16 bytes (byte order of the words does not matter here). */
-static uint64_t
-siphash16(const uint64_t k[2], const uint8_t in[16])
-{
-	uint64_t	 v0 = 0x736f6d6570736575ULL ^ k[0];
-	uint64_t	 v1 = 0x646f72616e646f6dULL ^ k[1];
-	uint64_t	 v2 = 0x6c7967656e657261ULL ^ k[0];
-	uint64_t	 v3 = 0x7465646279746573ULL ^ k[1];
-	uint64_t	 m, b = (uint64_t)16 << 56;
-	int		 i;
-
-	for (i = 0; i < 16; i += 8) {
-		memcpy(&m, in + i, 8);
-		v3 ^= m;
-		SIPROUND;
-		SIPROUND;
-		v0 ^= m;
-	}
-	v3 ^= b;
-	SIPROUND;
-	SIPROUND;
-	v0 ^= b;
-	v2 ^= 0xff;
-	SIPROUND;
-	SIPROUND;
-	SIPROUND;
-	SIPROUND;
-	return v0 ^ v1 ^ v2 ^ v3;
-}
 
 /* The 16-byte key of an address: IPv4 as ::ffff:a.b.c.d. */
 static void
@@ -91,7 +54,7 @@ http_peers_new(void)
 	t = xcalloc(1, sizeof(*t));
 	t->nb = NB_MIN;
 	t->b = xcalloc(t->nb, sizeof(*t->b));
-	evutil_secure_rng_get_bytes(t->key, sizeof(t->key));
+	evutil_secure_rng_get_bytes(&t->key, sizeof(t->key));
 	return t;
 }
 
@@ -149,7 +112,7 @@ http_peers_add(struct http_peers *t, const struct sockaddr *sa, int max)
 	uint64_t		 h;
 
 	addr_key(sa, key);
-	h = siphash16(t->key, key);
+	h = siphash24(&t->key, key, 16);
 	if ((p = lookup(t, key, h)) == NULL) {
 		if (t->n >= t->nb)
 			rehash(t, t->nb * 2);
@@ -188,7 +151,7 @@ http_peers_count(const struct http_peers *t, const struct sockaddr *sa)
 	uint8_t			 key[16];
 
 	addr_key(sa, key);
-	p = lookup(t, key, siphash16(t->key, key));
+	p = lookup(t, key, siphash24(&t->key, key, 16));
 	return p != NULL ? p->n : 0;
 }
 

@@ -2,8 +2,8 @@
  * registry_cache.c - chained hash table plus an LRU list.
  *
  * The keys name subscribers and key ids that anyone may send us, so the
- * hash is keyed with a random per-table seed: nobody outside the process
- * can aim keys at one bucket.
+ * hash is SipHash under a random per-table key: nobody outside the
+ * process can aim keys at one bucket.
  */
 #include "config.h"
 
@@ -14,9 +14,8 @@
 #include <string.h>
 #include <time.h>
 
-#include <openssl/rand.h>
-
 #include "registry/registry_cache.h"
+#include "util/siphash.h"
 #include "util/xmalloc.h"
 
 struct centry {
@@ -36,25 +35,13 @@ struct registry_cache {
 	size_t			 max;
 	struct centry_list	 lru;
 	void			(*release)(void *);
-	uint64_t		 seed;
+	struct siphash_key	 key;
 };
 
-/* FNV-1a from a random basis, then a 64-bit finaliser (murmur3 fmix64). */
 static uint64_t
 hash_str(const struct registry_cache *c, const char *s)
 {
-	uint64_t	 h = 14695981039346656037ULL ^ c->seed;
-
-	for (; *s != '\0'; s++) {
-		h ^= (unsigned char)*s;
-		h *= 1099511628211ULL;
-	}
-	h ^= h >> 33;
-	h *= 0xff51afd7ed558ccdULL;
-	h ^= h >> 33;
-	h *= 0xc4ceb9fe1a85ec53ULL;
-	h ^= h >> 33;
-	return h;
+	return siphash24(&c->key, s, strlen(s));
 }
 
 struct registry_cache *
@@ -67,8 +54,10 @@ registry_cache_new(size_t max, void (*release)(void *))
 	c->nbuckets = 64;
 	c->buckets = xcalloc(c->nbuckets, sizeof(*c->buckets));
 	c->release = release;
-	if (RAND_bytes((unsigned char *)&c->seed, sizeof(c->seed)) != 1)
-		c->seed = (uint64_t)time(NULL) ^ (uint64_t)(uintptr_t)c;
+	if (siphash_key_random(&c->key) != 0) {
+		c->key.k[0] = (uint64_t)time(NULL);
+		c->key.k[1] = (uint64_t)(uintptr_t)c;
+	}
 	TAILQ_INIT(&c->lru);
 	return c;
 }

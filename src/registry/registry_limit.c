@@ -21,10 +21,9 @@
 #include <string.h>
 #include <time.h>
 
-#include <openssl/rand.h>
-
 #include "registry/registry_limit.h"
 #include "util/clock.h"
+#include "util/siphash.h"
 #include "util/xmalloc.h"
 
 #define MILLI		1000	/* a token, in thousandths */
@@ -52,7 +51,7 @@ struct table {
 	size_t			 nbuckets;	/* power of two */
 	size_t			 count;
 	size_t			 max;
-	uint64_t		 seed;
+	struct siphash_key	 key;
 	struct peer_list	 idle;
 };
 
@@ -68,24 +67,6 @@ struct misses {
 	int			 peer_cap;	/* in flight per peer */
 };
 
-/* FNV-1a from a random basis, then a 64-bit finaliser (murmur3 fmix64). */
-static uint64_t
-hash_str(uint64_t seed, const char *s)
-{
-	uint64_t	 h = 14695981039346656037ULL ^ seed;
-
-	for (; *s != '\0'; s++) {
-		h ^= (unsigned char)*s;
-		h *= 1099511628211ULL;
-	}
-	h ^= h >> 33;
-	h *= 0xff51afd7ed558ccdULL;
-	h ^= h >> 33;
-	h *= 0xc4ceb9fe1a85ec53ULL;
-	h ^= h >> 33;
-	return h;
-}
-
 static void
 table_init(struct table *t, size_t max)
 {
@@ -94,8 +75,10 @@ table_init(struct table *t, size_t max)
 	while (t->nbuckets < max && t->nbuckets < BUCKETS_MAX)
 		t->nbuckets *= 2;
 	t->buckets = xcalloc(t->nbuckets, sizeof(*t->buckets));
-	if (RAND_bytes((unsigned char *)&t->seed, sizeof(t->seed)) != 1)
-		t->seed = (uint64_t)time(NULL) ^ (uint64_t)(uintptr_t)t;
+	if (siphash_key_random(&t->key) != 0) {
+		t->key.k[0] = (uint64_t)time(NULL);
+		t->key.k[1] = (uint64_t)(uintptr_t)t;
+	}
 	TAILQ_INIT(&t->idle);
 }
 
@@ -132,7 +115,7 @@ entry_free(struct table *t, struct miss_peer **pp)
 static struct miss_peer *
 table_get(struct table *t, const char *key, int64_t now, int64_t burst)
 {
-	uint64_t		 h = hash_str(t->seed, key);
+	uint64_t		 h = siphash24(&t->key, key, strlen(key));
 	struct miss_peer	**pp = table_find(t, key, h), *p, *old;
 
 	if ((p = *pp) != NULL) {

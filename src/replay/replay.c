@@ -16,12 +16,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <openssl/err.h>
-#include <openssl/rand.h>
-
 #include "replay/replay.h"
-#include "replay/replay_hash.h"
 #include "util/clock.h"
+#include "util/siphash.h"
 #include "util/xmalloc.h"
 
 /*
@@ -81,7 +78,7 @@ struct hnode {
 struct replay {
 	struct clock	 clock;
 	const struct clock *clockp;	/* &clock, or NULL for real time */
-	unsigned char	 key[REPLAY_HASH_KEY_LEN];
+	struct siphash_key key;
 	struct replay_limits lim;
 
 	size_t		 cap;		/* entries allocated */
@@ -227,7 +224,7 @@ static void
 owner_digest(const struct replay *r, const void *owner, size_t len,
     struct digest *d)
 {
-	replay_siphash128(r->key, owner, len, d->h);
+	siphash24_128(&r->key, owner, len, d->h);
 }
 
 /* Owner number + 1 of an existing owner, or 0. */
@@ -435,8 +432,7 @@ replay_new(const struct replay_limits *lim, const struct clock *clock)
 	if (!limits_ok(lim))
 		return NULL;
 	r = xcalloc(1, sizeof(*r));
-	if (RAND_bytes(r->key, sizeof(r->key)) != 1) {
-		ERR_clear_error();
+	if (siphash_key_random(&r->key) != 0) {
 		free(r);
 		return NULL;
 	}
@@ -467,7 +463,7 @@ replay_free(struct replay *r)
 	free(r->heap);
 	free(r->oix.tab);
 	free(r->own);
-	explicit_wipe(r->key, sizeof(r->key));
+	explicit_wipe(&r->key, sizeof(r->key));
 	free(r);
 }
 
@@ -534,7 +530,7 @@ replay_check(struct replay *r, const void *key, size_t len)
 
 	now = clock_now_ms(r->clockp);
 	reclaim(r, now, RECLAIM_BATCH, 0, 0);
-	replay_siphash128(r->key, key, len, d.h);
+	siphash24_128(&r->key, key, len, d.h);
 	if ((e1 = ix_find(&r->ix, &d)) != 0 && r->ent[e1 - 1].expires > now)
 		return REPLAY_SEEN;
 	return REPLAY_NEW;
@@ -669,8 +665,7 @@ replay_commit(struct replay *r, const void *owner, size_t ownerlen,
 	pl = n <= PLAN_STACK ? stack : xreallocarray(NULL, n, sizeof(*pl));
 	now = clock_now_ms(r->clockp);
 	for (i = 0; i < n; i++) {
-		replay_siphash128(r->key, keys[i].key, keys[i].len,
-		    pl[i].d.h);
+		siphash24_128(&r->key, keys[i].key, keys[i].len, pl[i].d.h);
 		pl[i].expires = keys[i].expires_at_ms;
 		pl[i].dup = 0;
 		/* A repeated key is one key, with the latest expiry. */

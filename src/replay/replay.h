@@ -74,10 +74,10 @@
  * slot.  With max_entries 2,000,000: ~260 KB idle, ~8.4 MB at 100,000
  * entries, ~130 MB full (bench_replay prints these).
  *
- * Keys and owners are hashed with SipHash-2-4-128 under a random
- * per-table key; only the 16-byte digest is stored, never caller memory,
- * and both may be any bytes of any length (length is part of the hash;
- * an empty key is a key; key may be NULL when len is 0).
+ * Keys and owners are hashed with SipHash-2-4-128 (util/siphash) under a
+ * random per-table key; only the 16-byte digest is stored, never caller
+ * memory, and both may be any bytes of any length (length is part of the
+ * hash; an empty key is a key; key may be NULL when len is 0).
  *
  * Costs: O(1) average per key lookup (open addressing), O(log n) per
  * entry added or reclaimed (expiry heap; up to 4 reclaimed per call, so

@@ -13,7 +13,7 @@
  * is unescaped into the arena, a byte stack that shrinks the same way.  A
  * new name is compared with the object's earlier names one by one up to
  * LINEAR_MAX of them; past that the object gets an open-addressing table
- * of indices (hashed with SipHash-1-3 under a per-process secret, so that
+ * of indices (hashed with SipHash-2-4 under a per-process secret, so that
  * colliding names cannot be chosen), at most half full.  Each depth keeps
  * its table's memory for the next object at that depth, but clears only
  * the part the object uses, so a big object followed by many small ones
@@ -31,6 +31,7 @@
 #include <unistd.h>
 
 #include "util/jsoncheck.h"
+#include "util/siphash.h"
 #include "util/xmalloc.h"
 
 #define LOCAL_DEPTH	64	/* frames before the heap */
@@ -385,60 +386,30 @@ decode_unit(const unsigned char *s, size_t *i, unsigned char out[4])
 /* ---- hashing ------------------------------------------------------------ */
 
 static pthread_once_t	 secret_once = PTHREAD_ONCE_INIT;
-static uint64_t		 secret[2];
+static struct siphash_key secret;
 
 static void
 secret_init(void)
 {
 	struct timespec	 ts;
 
-	if (getentropy(secret, sizeof(secret)) == 0)
+	if (siphash_key_random(&secret) == 0)
 		return;
 	/* No entropy source: still differs per process and per run. */
 	clock_gettime(CLOCK_REALTIME, &ts);
-	secret[0] = (uint64_t)ts.tv_sec * 1000000007ULL ^
+	secret.k[0] = (uint64_t)ts.tv_sec * 1000000007ULL ^
 	    (uint64_t)(uintptr_t)&ts;
-	secret[1] = (uint64_t)ts.tv_nsec * 0x9e3779b97f4a7c15ULL ^
+	secret.k[1] = (uint64_t)ts.tv_nsec * 0x9e3779b97f4a7c15ULL ^
 	    (uint64_t)getpid();
 }
 
-#define ROTL(x, b)	(((x) << (b)) | ((x) >> (64 - (b))))
-#define SIPROUND do {							\
-	v0 += v1; v1 = ROTL(v1, 13); v1 ^= v0; v0 = ROTL(v0, 32);	\
-	v2 += v3; v3 = ROTL(v3, 16); v3 ^= v2;				\
-	v0 += v3; v3 = ROTL(v3, 21); v3 ^= v0;				\
-	v2 += v1; v1 = ROTL(v1, 17); v1 ^= v2; v2 = ROTL(v2, 32);	\
-} while (0)
-
-/* SipHash-1-3 (Aumasson & Bernstein) of m under secret, to 32 bits. */
+/* SipHash-2-4 of m under the process secret, folded to 32 bits. */
 static uint32_t
 name_hash(const unsigned char *m, size_t len)
 {
-	uint64_t	 v0 = 0x736f6d6570736575ULL ^ secret[0];
-	uint64_t	 v1 = 0x646f72616e646f6dULL ^ secret[1];
-	uint64_t	 v2 = 0x6c7967656e657261ULL ^ secret[0];
-	uint64_t	 v3 = 0x7465646279746573ULL ^ secret[1];
-	uint64_t	 b = (uint64_t)len << 56, w;
-	size_t		 i, j, full = len & ~(size_t)7;
+	uint64_t	 h = siphash24(&secret, m, len);
 
-	for (i = 0; i < full; i += 8) {
-		for (w = 0, j = 0; j < 8; j++)
-			w |= (uint64_t)m[i + j] << (8 * j);
-		v3 ^= w;
-		SIPROUND;
-		v0 ^= w;
-	}
-	for (j = 0; i + j < len; j++)
-		b |= (uint64_t)m[i + j] << (8 * j);
-	v3 ^= b;
-	SIPROUND;
-	v0 ^= b;
-	v2 ^= 0xff;
-	SIPROUND;
-	SIPROUND;
-	SIPROUND;
-	w = v0 ^ v1 ^ v2 ^ v3;
-	return (uint32_t)(w ^ w >> 32);
+	return (uint32_t)(h ^ h >> 32);
 }
 
 /* ---- errors ------------------------------------------------------------- */
