@@ -913,7 +913,7 @@ conf_defaults(struct conf *c)
 	c->max_connections_per_client = 256;
 	c->json_max_nodes = 200000;	/* JSONCHECK_MAX_NODES_DEFAULT */
 	c->webhook_timeout_ms = 10000;
-	c->webhook_retries = 0;		/* until delivered */
+	c->webhook_retries = 0;		/* no limit (see max_attempts) */
 	c->webhook_backoff_ms = 500;
 	c->webhook_backoff_max_ms = 30000;
 	c->queue_size = 10000;
