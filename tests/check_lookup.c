@@ -251,13 +251,37 @@ error_is(const char *method, const char *path, const char *body, int status,
 
 /* ---- fixtures ---------------------------------------------------------- */
 
+/* A file's records through the registry's loader, as the daemon does. */
+static struct registry_recset *
+records(const char *path, char *err, size_t errlen)
+{
+	return registry_records_load(path, err, errlen);
+}
+
+/* Serve path's records instead (the SIGHUP path); -1 and err if broken. */
+static int
+set_file(const char *path, char *err, size_t errlen)
+{
+	struct registry_recset	*set;
+
+	if ((set = records(path, err, errlen)) == NULL)
+		return -1;
+	lookup_server_set_records(ls, set);
+	registry_recset_unref(set);
+	return 0;
+}
+
 static void
 server_start(void)
 {
-	char	 err[256];
+	struct registry_recset	*set;
+	char			 err[256];
 
-	ls = lookup_server_new(base, "127.0.0.1:0", file_path, &hconf, err,
+	set = records(file_path, err, sizeof(err));
+	ck_assert_msg(set != NULL, "%s", err);
+	ls = lookup_server_new(base, "127.0.0.1:0", set, &hconf, err,
 	    sizeof(err));
+	registry_recset_unref(set);
 	ck_assert_msg(ls != NULL, "lookup_server_new: %s", err);
 	ck_assert_int_gt(lookup_server_port(ls), 0);
 }
@@ -385,7 +409,7 @@ START_TEST(bad_requests)
 }
 END_TEST
 
-/* SIGHUP: a new path is read; a broken file keeps the old records. */
+/* SIGHUP: new records are served; a broken file leaves the old ones. */
 START_TEST(reload)
 {
 	char	 err[256], *t;
@@ -393,30 +417,26 @@ START_TEST(reload)
 	xasprintf(&t, "[%s]", R[2]);
 	write_text(file2_path, t);
 	free(t);
-	ck_assert_int_eq(lookup_server_reload(ls, file2_path, err,
-	    sizeof(err)), 0);
+	ck_assert_int_eq(set_file(file2_path, err, sizeof(err)), 0);
 	lookup_is("{}", ARRAY(2));
-	/* Broken, missing, not an array: -1, the old records stay. */
+	/* Broken, missing, not an array: refused, the old records stay. */
 	write_text(file_path, "[{\"subscriber_id\":");
-	ck_assert_int_eq(lookup_server_reload(ls, file_path, err,
-	    sizeof(err)), -1);
+	ck_assert_int_eq(set_file(file_path, err, sizeof(err)), -1);
 	ck_assert_ptr_nonnull(strstr(err, file_path));
 	ck_assert_ptr_nonnull(strstr(err, "malformed JSON"));
 	lookup_is("{}", ARRAY(2));
-	ck_assert_int_eq(lookup_server_reload(ls, "/nonexistent/registry.json",
-	    err, sizeof(err)), -1);
+	ck_assert_int_eq(set_file("/nonexistent/registry.json", err,
+	    sizeof(err)), -1);
 	ck_assert_ptr_nonnull(strstr(err, "/nonexistent/registry.json"));
 	write_text(file2_path, "{}");
-	ck_assert_int_eq(lookup_server_reload(ls, NULL, err, sizeof(err)),
-	    -1);
+	ck_assert_int_eq(set_file(file2_path, err, sizeof(err)), -1);
 	ck_assert_ptr_nonnull(strstr(err, file2_path));
 	ck_assert_ptr_nonnull(strstr(err, "not a JSON array"));
 	lookup_is("{}", ARRAY(2));
-	/* NULL re-reads the current path (file2, the last good one). */
 	xasprintf(&t, "[%s,%s]", R[3], R[0]);
 	write_text(file2_path, t);
 	free(t);
-	ck_assert_int_eq(lookup_server_reload(ls, NULL, err, sizeof(err)), 0);
+	ck_assert_int_eq(set_file(file2_path, err, sizeof(err)), 0);
 	lookup_is("{}", ARRAY(3, 0));
 }
 END_TEST
@@ -444,14 +464,16 @@ END_TEST
 START_TEST(start_errors)
 {
 	struct lookup_server	*l;
+	struct registry_recset	*set;
 	char			 err[256];
 
-	l = lookup_server_new(base, "127.0.0.1:0", "/nonexistent/r.json",
-	    &hconf, err, sizeof(err));
-	ck_assert_ptr_null(l);
+
+	ck_assert_ptr_null(records("/nonexistent/r.json", err, sizeof(err)));
 	ck_assert_ptr_nonnull(strstr(err, "/nonexistent/r.json"));
-	l = lookup_server_new(base, "not an address", file_path, &hconf, err,
+	ck_assert_ptr_nonnull(set = records(file_path, err, sizeof(err)));
+	l = lookup_server_new(base, "not an address", set, &hconf, err,
 	    sizeof(err));
+	registry_recset_unref(set);
 	ck_assert_ptr_null(l);
 	ck_assert_ptr_nonnull(strstr(err, "not an address"));
 }

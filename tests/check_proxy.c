@@ -3661,6 +3661,28 @@ START_TEST(px_registry_only)
 	    json_object_array_length(c->json) != 2)
 		PH_FAIL("POST /lookup after a reload adding b.bpp.test: want "
 		    "2 records, got %s", ph_describe(c));
+	/* A broken registry file refuses the whole reload: the file is
+	 * named, and /lookup still answers with the records it had. */
+	ph_set(pp, "limits.body_max", "32K");
+	{
+		FILE	*f = fopen(ph_registry_file(), "w");
+
+		ck_assert_ptr_nonnull(f);
+		fputs("[{\"subscriber_id\":", f);
+		fclose(f);
+	}
+	if (ph_reload(pp, err, sizeof(err)) != -1)
+		PH_FAIL("a reload with a broken registry file was applied");
+	if (strstr(err, ph_registry_file()) == NULL)
+		PH_FAIL("the refused reload does not name the file: %s", err);
+	c = ph_call(port, "POST", "/lookup", q, strlen(q), NULL);
+	if (!c->done || c->json == NULL ||
+	    json_object_array_length(c->json) != 2)
+		PH_FAIL("POST /lookup after a refused reload: want the 2 "
+		    "records it had, got %s", ph_describe(c));
+	if (proxy_conf(ph_px(pp))->body_max != 64u << 10)
+		PH_FAIL("the refused reload changed limits.body_max to %zu",
+		    proxy_conf(ph_px(pp))->body_max);
 	proxy_stop_accepting(ph_px(pp));
 	if (!proxy_idle(ph_px(pp)))
 		PH_FAIL("a registry-only process is not idle");

@@ -28,7 +28,6 @@
 
 struct lookup_server {
 	struct http_server	*srv;
-	char			*file;
 	struct registry_recset	*recs;
 };
 
@@ -183,41 +182,28 @@ error_body(int status, const char *why, struct evbuffer *out, void *arg)
 
 struct lookup_server *
 lookup_server_new(struct event_base *base, const char *hostport,
-    const char *file, const struct http_server_conf *hc, char *err,
-    size_t errlen)
+    struct registry_recset *recs, const struct http_server_conf *hc,
+    char *err, size_t errlen)
 {
 	struct lookup_server	*ls;
 
 	ls = xcalloc(1, sizeof(*ls));
-	ls->file = xstrdup(file);
-	if ((ls->recs = registry_records_load(file, err, errlen)) == NULL)
-		goto fail;
+	ls->recs = registry_recset_ref(recs);
 	if ((ls->srv = http_server_new(base, hostport, hc, handle, error_body,
-	    ls, err, errlen)) == NULL)
-		goto fail;
+	    ls, err, errlen)) == NULL) {
+		lookup_server_free(ls);
+		return NULL;
+	}
 	return ls;
-fail:
-	lookup_server_free(ls);
-	return NULL;
 }
 
-int
-lookup_server_reload(struct lookup_server *ls, const char *file, char *err,
-    size_t errlen)
+void
+lookup_server_set_records(struct lookup_server *ls,
+    struct registry_recset *recs)
 {
-	struct registry_recset	*set;
-
-	if (file == NULL)
-		file = ls->file;
-	if ((set = registry_records_load(file, err, errlen)) == NULL)
-		return -1;
+	registry_recset_ref(recs);
 	registry_recset_unref(ls->recs);
-	ls->recs = set;
-	if (file != ls->file) {
-		free(ls->file);
-		ls->file = xstrdup(file);
-	}
-	return 0;
+	ls->recs = recs;
 }
 
 void
@@ -240,6 +226,5 @@ lookup_server_free(struct lookup_server *ls)
 		return;
 	http_server_free(ls->srv);
 	registry_recset_unref(ls->recs);
-	free(ls->file);
 	free(ls);
 }

@@ -14,8 +14,9 @@
  * null is 400.  Usability (status, validity) is the client's call, as
  * with any registry: matching records are answered whatever their status.
  *
- * Ownership: the server holds its records; lookup_server_reload() swaps
- * them (SIGHUP) and keeps the old ones on error.
+ * Ownership: the server holds a reference to its records (parsed once by
+ * the registry client's file loader, registry_records(), so a reload reads
+ * the file once); lookup_server_set_records() swaps them (SIGHUP).
  */
 #ifndef BECKND_LOOKUP_SERVER_H
 #define BECKND_LOOKUP_SERVER_H
@@ -25,23 +26,20 @@
 struct event_base;
 struct http_server_conf;
 struct lookup_server;
+struct registry_recset;
 
 /*
- * Listen on hostport ("host:port"; port 0: any free port) and serve the
- * records of file, read now through the registry's file parser.  The
- * HTTP limits are copied.  NULL and a reason in err.
+ * Listen on hostport ("host:port"; port 0: any free port) and serve recs
+ * (a reference is taken).  The HTTP limits are copied.  NULL and a reason
+ * in err.
  */
 struct lookup_server	*lookup_server_new(struct event_base *,
-			    const char *hostport, const char *file,
+			    const char *hostport, struct registry_recset *recs,
 			    const struct http_server_conf *, char *err,
 			    size_t errlen);
-/*
- * Re-read file (a new path, or NULL for the current one) and serve its
- * records from the next request on.  On error the previous records (and
- * path) stay: -1 and "path: reason" in err.
- */
-int			 lookup_server_reload(struct lookup_server *,
-			    const char *file, char *err, size_t errlen);
+/* Serve recs (a reference is taken) from the next request on. */
+void			 lookup_server_set_records(struct lookup_server *,
+			    struct registry_recset *recs);
 /* New HTTP limits for the next request read. */
 void			 lookup_server_reconfigure(struct lookup_server *,
 			    const struct http_server_conf *);

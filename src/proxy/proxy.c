@@ -3,10 +3,10 @@
  *
  * A reload is all or nothing.  Everything that can fail is done first,
  * without touching what runs: the restart-only keys are compared, the new
- * snapshot is built (schemas compiled, registry client made or shared),
- * and the /lookup endpoint re-reads its file (it keeps its old records on
- * failure).  Only then is the snapshot swapped in and the long-lived
- * parts are given their new settings, which cannot fail.  Requests in
+ * snapshot is built (schemas compiled, registry client made or shared;
+ * a file registry re-reads its file, once, for lookups and /lookup).
+ * Only then is the snapshot swapped in and the long-lived parts are given
+ * their new settings and records, which cannot fail.  Requests in
  * flight keep the snapshot they started with.
  */
 #include "config.h"
@@ -27,6 +27,7 @@
 #include "lookup/lookup_server.h"
 #include "net/http_client.h"
 #include "proxy/proxy_int.h"
+#include "registry/registry.h"
 #include "replay/replay.h"
 #include "util/log.h"
 #include "util/xmalloc.h"
@@ -238,9 +239,11 @@ proxy_new(struct event_base *base, struct conf *c, const struct clock *clock,
 
 	if (c->listen_registry != NULL) {
 		server_conf(px, c, &hc);
+		/* listen.registry implies registry.file: the snapshot's
+		 * file registry holds the records, read once. */
 		if ((px->lookup_srv = lookup_server_new(base,
-		    c->listen_registry, c->registry.file, &hc, why,
-		    sizeof(why))) == NULL) {
+		    c->listen_registry, registry_records(snapshot_registry(
+		    px->snap)), &hc, why, sizeof(why))) == NULL) {
 			snprintf(err, errlen, "%s: listen.registry: %s",
 			    c->file, why);
 			goto fail;
@@ -297,7 +300,6 @@ proxy_reload(struct proxy *px, struct conf *nc, char *err, size_t errlen)
 	struct deliver_conf	 dc;
 	struct replay_limits	 rl;
 	const char		*key;
-	char			 why[512];
 	int			 line;
 
 	if ((key = conf_restart_key(old->conf, nc, &line)) != NULL) {
@@ -308,15 +310,12 @@ proxy_reload(struct proxy *px, struct conf *nc, char *err, size_t errlen)
 	if ((ns = snapshot_new(px->base, nc, old, px->clock,
 	    &px->nsnapshots, err, errlen)) == NULL)
 		return -1;
-	if (px->lookup_srv != NULL && lookup_server_reload(px->lookup_srv,
-	    nc->registry.file, why, sizeof(why)) == -1) {
-		snprintf(err, errlen, "%s: listen.registry: %s", nc->file, why);
-		snapshot_release_conf(ns);
-		return -1;
-	}
 
 	/* Nothing below fails: the new configuration is in. */
 	px->snap = ns;
+	if (px->lookup_srv != NULL)
+		lookup_server_set_records(px->lookup_srv,
+		    registry_records(snapshot_registry(ns)));
 	server_conf(px, nc, &hc);
 	if (px->net_srv != NULL)
 		http_server_reconfigure(px->net_srv, &hc);

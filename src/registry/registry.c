@@ -991,6 +991,12 @@ registry_free(struct registry *reg)
 	free(reg);
 }
 
+struct registry_recset *
+registry_records(const struct registry *reg)
+{
+	return reg->file;
+}
+
 int
 registry_reload(struct registry *reg)
 {

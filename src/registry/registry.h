@@ -302,6 +302,9 @@ void		 registry_free(struct registry *);
  * their own; the forced refresh handles key rotation); returns 0.
  */
 int		 registry_reload(struct registry *);
+/* File mode: the loaded records (borrowed; take a reference to keep
+ * them).  URL mode: NULL. */
+struct registry_recset *registry_records(const struct registry *);
 
 /*
  * The record holding subscriber_id's key key_id.  REGISTRY_FORCE_REFRESH:
