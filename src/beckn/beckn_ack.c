@@ -10,6 +10,7 @@
 #include <json-c/json.h>
 
 #include "beckn/beckn_ack.h"
+#include "util/json.h"
 #include "util/xmalloc.h"
 
 #define ACK_BODY	"{\"message\":{\"ack\":{\"status\":\"ACK\"}}}"
@@ -345,17 +346,6 @@ beckn_paths_add(struct beckn_paths *pb, const char *ptr)
 /* A peer's answer is small; anything deeper is not an ACK body. */
 #define ACK_DEPTH_MAX	16
 
-static const char *
-member_str(json_object *o, const char *key)
-{
-	json_object	*v;
-
-	if (o == NULL || !json_object_object_get_ex(o, key, &v) ||
-	    !json_object_is_type(v, json_type_string))
-		return NULL;
-	return json_object_get_string(v);
-}
-
 int
 beckn_reply_parse(const char *body, size_t len, struct beckn_reply *r)
 {
@@ -378,7 +368,7 @@ beckn_reply_parse(const char *body, size_t len, struct beckn_reply *r)
 	json_tokener_free(tok);
 	if (!json_object_object_get_ex(r->root, "message", &msg) ||
 	    !json_object_object_get_ex(msg, "ack", &ack) ||
-	    (st = member_str(ack, "status")) == NULL)
+	    (st = json_str(ack, "status")) == NULL)
 		return r->status;
 	if (strcmp(st, "ACK") == 0)
 		r->status = BECKN_REPLY_ACK;
@@ -386,9 +376,9 @@ beckn_reply_parse(const char *body, size_t len, struct beckn_reply *r)
 		r->status = BECKN_REPLY_NACK;
 	if (json_object_object_get_ex(r->root, "error", &err) &&
 	    json_object_is_type(err, json_type_object)) {
-		r->code = member_str(err, "code");
-		r->message = member_str(err, "message");
-		r->paths = member_str(err, "paths");
+		r->code = json_str(err, "code");
+		r->message = json_str(err, "message");
+		r->paths = json_str(err, "paths");
 	}
 	return r->status;
 }

@@ -7,6 +7,7 @@
 #include <strings.h>
 
 #include "http/http_parse.h"
+#include "util/hex.h"
 
 long
 http_head_length(const char *buf, size_t len, size_t max)
@@ -265,13 +266,7 @@ http_chunk_size(const char *line, size_t len)
 	int		 d;
 
 	for (; p < end; p++) {
-		if (*p >= '0' && *p <= '9')
-			d = *p - '0';
-		else if (*p >= 'a' && *p <= 'f')
-			d = *p - 'a' + 10;
-		else if (*p >= 'A' && *p <= 'F')
-			d = *p - 'A' + 10;
-		else
+		if ((d = hex_digit((unsigned char)*p)) == -1)
 			break;
 		if (v > (INT64_MAX >> 4))
 			return -1;

@@ -24,21 +24,10 @@
 #include <string.h>
 
 #include "schema/schema_int.h"
+#include "util/hex.h"
 #include "util/xmalloc.h"
 
 #define REF_MAX_DEPTH	32
-
-static int
-hexval(int c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
 
 /* Decode one segment [s, e) into buf. -1 on a bad escape. */
 static int
@@ -49,8 +38,8 @@ segment(const char *s, const char *e, char *buf, size_t len)
 
 	while (s < e) {
 		c = (unsigned char)*s++;
-		if (c == '%' && e - s >= 2 && (hi = hexval(s[0])) >= 0 &&
-		    (lo = hexval(s[1])) >= 0) {
+		if (c == '%' && e - s >= 2 && (hi = hex_digit(s[0])) >= 0 &&
+		    (lo = hex_digit(s[1])) >= 0) {
 			c = hi * 16 + lo;
 			s += 2;
 		}

@@ -30,6 +30,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "util/hex.h"
 #include "util/jsoncheck.h"
 #include "util/siphash.h"
 #include "util/xmalloc.h"
@@ -151,23 +152,12 @@ is_cont(unsigned char c)
 	return (c & 0xc0) == 0x80;
 }
 
-static int
-hexval(unsigned char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	c |= 0x20;
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	return -1;
-}
-
 /* The 4 hex digits at p (p + 4 <= end checked by the caller), or -1. */
 static long
 hex4(const unsigned char *p)
 {
-	int	 a = hexval(p[0]), b = hexval(p[1]), c = hexval(p[2]),
-		 d = hexval(p[3]);
+	int	 a = hex_digit(p[0]), b = hex_digit(p[1]), c = hex_digit(p[2]),
+		 d = hex_digit(p[3]);
 
 	if ((a | b | c | d) < 0)
 		return -1;
