@@ -103,6 +103,37 @@ START_TEST(client_listener_exposure)
 }
 END_TEST
 
+/* Ids a peer could not parse back out of our keyId are refused. */
+START_TEST(participant_id_length)
+{
+	char	*text, *id;
+
+	id = xmalloc(257);
+	memset(id, 'a', 256);
+	id[256] = '\0';
+	xasprintf(&text, "participants:\n  - subscriber_id: %s\n    key_id: k1"
+	    "\n    private_key: " KEY64 "\n    subscriber_url: https://x/b\n"
+	    "    webhook: http://127.0.0.1:3000/w\n", id);
+	expect_error(text, 2, "at most 255 bytes");
+	free(text);
+	id[255] = '\0';	/* 255 bytes: fine */
+	xasprintf(&text, "participants:\n  - subscriber_id: %s\n    key_id: k1"
+	    "\n    private_key: " KEY64 "\n    subscriber_url: https://x/b\n"
+	    "    webhook: http://127.0.0.1:3000/w\n", id);
+	{
+		const char	*path = write_conf("ok255.yaml", text);
+		struct conf	*c;
+		char		 err[512];
+
+		ck_assert_msg((c = conf_load(path, err, sizeof(err))) != NULL,
+		    "%s", err);
+		conf_free(c);
+	}
+	free(text);
+	free(id);
+}
+END_TEST
+
 /* limits.memory_max: 256 MiB by default (less on a small machine). */
 START_TEST(memory_max_default)
 {
@@ -829,6 +860,7 @@ main(void)
 	tcase_add_test(tc, missing_file);
 	tcase_add_test(tc, client_listener_exposure);
 	tcase_add_test(tc, memory_max_default);
+	tcase_add_test(tc, participant_id_length);
 	tcase_add_test(tc, delivery_limits);
 	tcase_add_test(tc, register_then_lookup);
 	suite_add_tcase(s, tc);

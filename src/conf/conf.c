@@ -21,6 +21,7 @@
 #include <yaml.h>
 
 #include "conf/conf.h"
+#include "sig/sig.h"
 #include "util/duration.h"
 #include "util/hostport.h"
 #include "util/readfile.h"
@@ -1180,6 +1181,16 @@ validate(struct loader *l, struct conf *c)
 		    strpbrk(p->key_id, "|\" ") != NULL) {
 			lerr(l, p->line, "participants[%zu]: key_id is missing "
 			    "or has '|', '\"' or a space", i);
+			return -1;
+		}
+		/* Peers parse a keyId's parts into SIG_ID_MAX bytes. */
+		if (strlen(p->subscriber_id) >= SIG_ID_MAX ||
+		    strlen(p->key_id) >= SIG_ID_MAX) {
+			lerr(l, pline_of(p, strlen(p->subscriber_id) >=
+			    SIG_ID_MAX ? "participants[].subscriber_id" :
+			    "participants[].key_id"), "participants[%zu]: "
+			    "subscriber_id and key_id are at most %d bytes", i,
+			    SIG_ID_MAX - 1);
 			return -1;
 		}
 		if (p->subscriber_url == NULL ||

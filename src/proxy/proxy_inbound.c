@@ -60,6 +60,14 @@
 
 enum st { ST_NEXT, ST_WAIT, ST_BACK, ST_FAIL, ST_DONE };
 
+/*
+ * A replay key: six length-prefixed fields at most -- tag, role, receiver
+ * and sender ids (< SIG_ID_MAX: conf and sig bound them), action, and a
+ * message_id (<= PROXY_ID_MAX) or the 64 signature bytes.
+ */
+#define RKEY_MAX	(6 * 4 + 1 + 16 + 2 * SIG_ID_MAX + 32 + \
+			 PROXY_ID_MAX + 1)
+
 /* One signature header through lookup and verification. */
 struct sigcheck {
 	const char		*name;		/* header, for answers */
@@ -98,7 +106,7 @@ struct inbound {
 	const char			*transaction_id;
 	const char			*domain;
 	/* Replay keys, built at replay-check, recorded at replay-commit. */
-	unsigned char			*rkey[2];
+	unsigned char			 rkey[2][RKEY_MAX];
 	size_t				 rkeylen[2];
 	int64_t				 rexp[2];
 	size_t				 nrkeys;
@@ -181,8 +189,6 @@ records_take(const struct registry_result *res,
 static void
 inbound_free(struct inbound *in)
 {
-	size_t	 i;
-
 	if (in->rreq != NULL)
 		registry_cancel(in->rreq);
 	deliver_cancel(in->dl);
@@ -190,8 +196,6 @@ inbound_free(struct inbound *in)
 	records_release(&in->auth.recs, &in->auth.nrecs);
 	records_release(&in->gw.recs, &in->gw.nrecs);
 	records_release(&in->bpps, &in->nbpps);
-	for (i = 0; i < in->nrkeys; i++)
-		free(in->rkey[i]);
 	json_object_put(in->body);
 	snapshot_unref(in->snap);
 	TAILQ_REMOVE(&in->px->inbound, in, entry);
@@ -622,15 +626,14 @@ st_gateway_verify(struct inbound *in)
 	return ST_NEXT;
 }
 
-/* Append a length-prefixed field to a replay key. */
+/* Append a length-prefixed field to a replay key (RKEY_MAX bounds it). */
 static void
-rkey_add(unsigned char **k, size_t *len, const void *v, size_t vlen)
+rkey_add(unsigned char *k, size_t *len, const void *v, size_t vlen)
 {
 	uint32_t	 n = (uint32_t)vlen;
 
-	*k = xrealloc(*k, *len + sizeof(n) + vlen);
-	memcpy(*k + *len, &n, sizeof(n));
-	memcpy(*k + *len + sizeof(n), v, vlen);
+	memcpy(k + *len, &n, sizeof(n));
+	memcpy(k + *len + sizeof(n), v, vlen);
 	*len += sizeof(n) + vlen;
 }
 
@@ -653,20 +656,20 @@ st_replay_check(struct inbound *in)
 		return ST_NEXT;		/* security.replay_window: off */
 	in->nrkeys = in->message_id != NULL ? 2 : 1;
 	for (i = 0; i < in->nrkeys; i++) {
-		rkey_add(&in->rkey[i], &in->rkeylen[i], i == 0 ? "S" : "M", 1);
-		rkey_add(&in->rkey[i], &in->rkeylen[i], role, strlen(role));
-		rkey_add(&in->rkey[i], &in->rkeylen[i], in->p->subscriber_id,
+		rkey_add(in->rkey[i], &in->rkeylen[i], i == 0 ? "S" : "M", 1);
+		rkey_add(in->rkey[i], &in->rkeylen[i], role, strlen(role));
+		rkey_add(in->rkey[i], &in->rkeylen[i], in->p->subscriber_id,
 		    strlen(in->p->subscriber_id));
 	}
-	rkey_add(&in->rkey[0], &in->rkeylen[0], in->auth.h.signature,
+	rkey_add(in->rkey[0], &in->rkeylen[0], in->auth.h.signature,
 	    sizeof(in->auth.h.signature));
 	in->rexp[0] = in->auth.h.expires * 1000 + c->clock_skew_ms;
 	if (in->nrkeys == 2) {
-		rkey_add(&in->rkey[1], &in->rkeylen[1], in->sender,
+		rkey_add(in->rkey[1], &in->rkeylen[1], in->sender,
 		    strlen(in->sender));
-		rkey_add(&in->rkey[1], &in->rkeylen[1], in->action->name,
+		rkey_add(in->rkey[1], &in->rkeylen[1], in->action->name,
 		    in->action->namelen);
-		rkey_add(&in->rkey[1], &in->rkeylen[1], in->message_id,
+		rkey_add(in->rkey[1], &in->rkeylen[1], in->message_id,
 		    strlen(in->message_id));
 		in->rexp[1] = now + c->replay_window_ms;
 		if (in->rexp[1] < in->rexp[0])

@@ -18,35 +18,27 @@
 #include "util/xmalloc.h"
 
 struct peer_slice {
-	char			*participant;	/* subscriber id + role */
+	enum beckn_role		 role;
+	char			*subscriber_id;
 	struct http_client	*http;
 };
-
-static char *
-slice_name(const struct conf_participant *p)
-{
-	char	*name;
-
-	xasprintf(&name, "%s|%s", beckn_role_name(p->role), p->subscriber_id);
-	return name;
-}
 
 struct http_client *
 proxy_peer_http(struct proxy *px, const struct conf_participant *p)
 {
 	struct peer_slice	*ps;
-	char			*name = slice_name(p);
 	size_t			 i;
 
+	/* A few participants at most: a scan, no allocation per call. */
 	for (i = 0; i < px->npeers; i++)
-		if (strcmp(px->peers[i].participant, name) == 0) {
-			free(name);
+		if (px->peers[i].role == p->role &&
+		    strcmp(px->peers[i].subscriber_id, p->subscriber_id) == 0)
 			return px->peers[i].http;
-		}
 	px->peers = xreallocarray(px->peers, px->npeers + 1,
 	    sizeof(*px->peers));
 	ps = &px->peers[px->npeers++];
-	ps->participant = name;
+	ps->role = p->role;
+	ps->subscriber_id = xstrdup(p->subscriber_id);
 	ps->http = http_client_new(px->base, &px->peer_conf);
 	return ps->http;
 }
@@ -67,7 +59,7 @@ proxy_peers_free(struct proxy *px)
 
 	for (i = 0; i < px->npeers; i++) {
 		http_client_free(px->peers[i].http);
-		free(px->peers[i].participant);
+		free(px->peers[i].subscriber_id);
 	}
 	free(px->peers);
 	px->peers = NULL;
