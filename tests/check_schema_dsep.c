@@ -56,6 +56,30 @@ print_errors(const char *file, const char *mode,
 		    e->e[i].keyword, e->e[i].message);
 }
 
+/*
+ * The i-th validation vector, when it names an example message (kind
+ * "beckn-message"): *r the vector, *rel its path under shared/ (the
+ * caller frees it), and the parsed body.  NULL for other kinds.
+ */
+static json_object *
+example_at(json_object *results, size_t i, json_object **r, char **rel)
+{
+	json_object	*v, *body;
+	char		*path;
+
+	*r = json_object_array_get_idx(results, i);
+	json_object_object_get_ex(*r, "kind", &v);
+	if (strcmp(json_object_get_string(v), "beckn-message") != 0)
+		return NULL;
+	json_object_object_get_ex(*r, "file", &v);
+	xasprintf(rel, "spec/dsep-examples/%s", json_object_get_string(v));
+	path = spec_path(*rel);
+	body = json_object_from_file(path);
+	ck_assert_msg(body != NULL, "cannot parse %s", path);
+	free(path);
+	return body;
+}
+
 START_TEST(test_dsep_verdicts)
 {
 	char			*tx = spec_path(
@@ -71,7 +95,7 @@ START_TEST(test_dsep_verdicts)
 	    SCHEMA_FMT_DATE | SCHEMA_FMT_EMAIL, SCHEMA_OPT_ANY_VERSION };
 	struct schema_opts	 structural = { 0, SCHEMA_OPT_ANY_VERSION };
 	json_object		*vectors, *results, *r, *v, *body;
-	char			 err[512], *path, *rel;
+	char			 err[512], *rel;
 	size_t			 i, n, checked = 0, mismatches = 0;
 	int			 rc, want;
 
@@ -82,16 +106,8 @@ START_TEST(test_dsep_verdicts)
 	ck_assert(json_object_object_get_ex(vectors, "results", &results));
 	n = json_object_array_length(results);
 	for (i = 0; i < n; i++) {
-		r = json_object_array_get_idx(results, i);
-		json_object_object_get_ex(r, "kind", &v);
-		if (strcmp(json_object_get_string(v), "beckn-message") != 0)
+		if ((body = example_at(results, i, &r, &rel)) == NULL)
 			continue;
-		json_object_object_get_ex(r, "file", &v);
-		xasprintf(&rel, "spec/dsep-examples/%s",
-		    json_object_get_string(v));
-		path = spec_path(rel);
-		body = json_object_from_file(path);
-		ck_assert_msg(body != NULL, "cannot parse %s", path);
 		checked++;
 
 		if (json_object_object_get_ex(r, "result", &v)) {
@@ -127,7 +143,6 @@ START_TEST(test_dsep_verdicts)
 			}
 		}
 		json_object_put(body);
-		free(path);
 		free(rel);
 	}
 	printf("DSEP examples vs core 1.1.0: %zu messages checked (x2 format "
@@ -345,8 +360,8 @@ START_TEST(test_dsep_builtin_same_as_files)
 	struct schema_set	*disk = load_own(), *bi = load_builtin();
 	struct schema_errors	*ea = xcalloc(1, sizeof(*ea));
 	struct schema_errors	*eb = xcalloc(1, sizeof(*eb));
-	json_object		*vectors, *results, *r, *v, *body;
-	char			*rel, *path;
+	json_object		*vectors, *results, *r, *body;
+	char			*rel;
 	size_t			 i, m, n, checked = 0, invalid = 0, diffs = 0;
 	int			 ra, rb;
 
@@ -355,16 +370,8 @@ START_TEST(test_dsep_builtin_same_as_files)
 	ck_assert(json_object_object_get_ex(vectors, "results", &results));
 	n = json_object_array_length(results);
 	for (i = 0; i < n; i++) {
-		r = json_object_array_get_idx(results, i);
-		json_object_object_get_ex(r, "kind", &v);
-		if (strcmp(json_object_get_string(v), "beckn-message") != 0)
+		if ((body = example_at(results, i, &r, &rel)) == NULL)
 			continue;
-		json_object_object_get_ex(r, "file", &v);
-		xasprintf(&rel, "spec/dsep-examples/%s",
-		    json_object_get_string(v));
-		path = spec_path(rel);
-		body = json_object_from_file(path);
-		ck_assert_msg(body != NULL, "cannot parse %s", path);
 		for (m = 0; m < sizeof(modes) / sizeof(modes[0]); m++) {
 			ra = schema_validate_action(disk, NULL, body,
 			    &modes[m], ea);
@@ -381,7 +388,6 @@ START_TEST(test_dsep_builtin_same_as_files)
 		}
 		checked++;
 		json_object_put(body);
-		free(path);
 		free(rel);
 	}
 	printf("DSEP examples, built-in vs schemas/: %zu messages x %zu "
