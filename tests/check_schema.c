@@ -296,6 +296,41 @@ START_TEST(test_nullable)
 }
 END_TEST
 
+/*
+ * A repeated YAML mapping key is an error naming its line and key: it
+ * would otherwise drop the first value, and with it an anchor a later
+ * alias still points at (a double free the schema fuzzer found).
+ */
+START_TEST(test_yaml_duplicate_key)
+{
+	static const char spec[] =
+	    "openapi: 3.1.0\n"				/* 1 */
+	    "info: {title: t, version: 1.1.0}\n"
+	    "paths:\n"
+	    "  /x:\n"
+	    "    post:\n"					/* 5 */
+	    "      B: &a {type: string}\n"
+	    "paths: {}\n"					/* 7 */
+	    "components:\n"
+	    "  schemas:\n"
+	    "    B: *a\n";
+	static const char js[] = "type: object\nproperties:\n"
+	    "  a: {type: string}\n  a: {type: number}\n";
+	struct schema_set	*set;
+	char			 err[256];
+
+	set = schema_set_load_mem("dup.yaml", spec, strlen(spec),
+	    SCHEMA_LOAD_OPENAPI, err, sizeof(err));
+	ck_assert_ptr_null(set);
+	ck_assert_str_eq(err, "dup.yaml:7: duplicate mapping key \"paths\"");
+	/* The same in a JSON Schema file, nested. */
+	set = schema_set_load_mem("dup2.yaml", js, strlen(js),
+	    SCHEMA_LOAD_JSON_SCHEMA, err, sizeof(err));
+	ck_assert_ptr_null(set);
+	ck_assert_str_eq(err, "dup2.yaml:4: duplicate mapping key \"a\"");
+}
+END_TEST
+
 static const char *
 datafile(const char *name)
 {
@@ -862,6 +897,7 @@ main(void)
 	}
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, test_type);
+	tcase_add_test(tc, test_yaml_duplicate_key);
 	tcase_add_test(tc, test_object_keywords);
 	tcase_add_test(tc, test_array_keywords);
 	tcase_add_test(tc, test_number_keywords);

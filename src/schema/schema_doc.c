@@ -147,6 +147,7 @@ yconv_node(struct yconv *c, int id, int depth, json_object **out)
 	yaml_node_pair_t	*pr;
 	json_object		*o = NULL, *child;
 	yaml_node_t		*k;
+	char			 why[96];
 
 	*out = NULL;
 	if (n == NULL)
@@ -199,6 +200,18 @@ yconv_node(struct yconv *c, int id, int depth, json_object **out)
 			    k->data.scalar.length) {
 				yconv_fail(c, k->start_mark.line,
 				    "NUL byte in mapping key");
+				goto fail;
+			}
+			/*
+			 * YAML keys are unique.  A repeated one would also
+			 * free the first value while an anchor inside it is
+			 * still remembered for later aliases (memo[]).
+			 */
+			if (json_object_object_get_ex(o,
+			    (char *)k->data.scalar.value, NULL)) {
+				snprintf(why, sizeof(why), "duplicate mapping "
+				    "key \"%.64s\"", k->data.scalar.value);
+				yconv_fail(c, k->start_mark.line, why);
 				goto fail;
 			}
 			if (yconv_node(c, pr->value, depth + 1, &child) == -1)
