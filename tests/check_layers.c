@@ -35,8 +35,8 @@ static const struct {
 	{ "util", 0 },
 	{ "sig", 1 }, { "schema", 1 }, { "beckn", 1 }, { "replay", 1 },
 	{ "net", 2 }, { "http", 2 },
-	{ "registry", 3 }, { "deliver", 3 },
-	{ "conf", 4 }, { "lookup", 4 },
+	{ "registry", 3 }, { "deliver", 3 }, { "store", 3 },
+	{ "conf", 4 }, { "lookup", 4 }, { "admin", 4 },
 	{ "proxy", 5 },
 	{ "cli", 6 },
 	{ "", 7 },		/* src/becknd.c, the entry point */
