@@ -284,6 +284,8 @@ class Network:
               "  shutdown_timeout: 2s",
               "log:",
               "  level: info",
+              "store:",
+              "  path: %s" % yq(name + ".db"),
               "participants:",
               "  - subscriber_id: %s" % yq(p.sid),
               "    key_id: %s" % yq(p.kid),

@@ -68,6 +68,14 @@ check_only(const char *path)
 		for (i = 0; i < c->nschemas; i++)
 			printf("%s: schema %s\n", path, c->schemas[i]);
 	}
+	if (conf_store_missing(c, err, sizeof(err)) == -1 ||
+	    proxy_check_store(c, err, sizeof(err)) == -1) {
+		fprintf(stderr, "%s\n", err);
+		conf_free(c);
+		return 1;
+	}
+	if (c->store_path != NULL)
+		printf("%s: store %s\n", path, c->store_path);
 	conf_free(c);
 	printf("%s: ok\n", path);
 	return 0;
@@ -162,6 +170,11 @@ cli_daemon(int argc, char **argv)
 
 	if ((c = conf_load(path, err, sizeof(err))) == NULL) {
 		fprintf(stderr, "%s\n", err);
+		return 1;
+	}
+	if (conf_store_missing(c, err, sizeof(err)) == -1) {
+		fprintf(stderr, "%s\n", err);
+		conf_free(c);
 		return 1;
 	}
 	log_set_level(c->log_level);

@@ -90,6 +90,14 @@ static const struct conf_key conf_keys[] = {
 	C("listen.registry", CK_STR, listen_registry, CKF_RESTART),
 	C("listen.client_allow_remote", CK_BOOL, client_allow_remote, 0),
 	C("listen.client_token", CK_STR, client_token, 0),
+	C("listen.admin", CK_STR, listen_admin, CKF_RESTART),
+	C("admin.token", CK_STR, admin_token, 0),
+	C("store.path", CK_PATH, store_path, CKF_RESTART),
+	C("store.sync", CK_STR, store_sync, CKF_RESTART),
+	C("store.bodies", CK_STR, store_bodies, 0),
+	{ "store.retention", CK_DURATION, SCOPE_CONF, CKF_OFF,
+	    offsetof(struct conf, store_retention_ms), 1 * HOUR, 3650 * DAY },
+	CN("store.max_size", CK_SIZE, store_max_size, 0, 1LL << 50),
 	C("registry.url", CK_STR, registry.url, 0),
 	C("registry.file", CK_PATH, registry.file, 0),
 	CN("registry.cache_ttl", CK_DURATION, registry.cache_ttl_ms,
@@ -832,6 +840,18 @@ parse_map(struct loader *l, yaml_node_t *map, const char *prefix,
 			snprintf(name, sizeof(name), "%s", ks);
 
 		if (scope == SCOPE_CONF && *prefix == '\0' &&
+		    strcmp(ks, "store") == 0 && vn->type == YAML_SCALAR_NODE) {
+			if (strcmp((const char *)vn->data.scalar.value, "off")
+			    != 0) {
+				lerr(l, node_line(vn), "store: expected a "
+				    "mapping of keys, or off");
+				return -1;
+			}
+			conf->store_off = 1;
+			conf->store_line = node_line(kn);
+			continue;
+		}
+		if (scope == SCOPE_CONF && *prefix == '\0' &&
 		    strcmp(ks, "participants") == 0) {
 			if (parse_participants(l, conf, vn) == -1)
 				return -1;
@@ -927,6 +947,9 @@ conf_defaults(struct conf *c)
 	c->dead_letters = 1000;
 	c->dead_letter_bytes = 64u << 20;
 	c->log_level = LOG_LVL_INFO;
+	c->store_sync = xstrdup("normal");
+	c->store_bodies = xstrdup("all");
+	c->store_retention_ms = 30 * DAY;
 }
 
 /* Path of an http(s) URL, without a trailing '/'; NULL if not a URL. */
@@ -1061,6 +1084,62 @@ check_client_listener(struct loader *l, const struct conf *c)
 	return 0;
 }
 
+/*
+ * The store: a daemon with participants keeps its journal and outbox in
+ * store.path unless the file says "store: off" (nothing is then kept
+ * across a restart, so it must be said, not forgotten).
+ */
+static int
+check_store(struct loader *l, const struct conf *c)
+{
+	if (c->store_off && line_of(c, "store.path") != 0) {
+		lerr(l, c->store_line, "store: off, but store.path is set");
+		return -1;
+	}
+	if (strcmp(c->store_sync, "normal") != 0 &&
+	    strcmp(c->store_sync, "full") != 0) {
+		lerr(l, line_of(c, "store.sync"), "store.sync: \"%s\" is not "
+		    "normal or full", c->store_sync);
+		return -1;
+	}
+	if (strcmp(c->store_bodies, "all") != 0 &&
+	    strcmp(c->store_bodies, "none") != 0) {
+		lerr(l, line_of(c, "store.bodies"), "store.bodies: \"%s\" is "
+		    "not all or none", c->store_bodies);
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * The admin API shows every message: off loopback it needs a token.
+ */
+static int
+check_admin(struct loader *l, const struct conf *c)
+{
+	char	*host;
+	int	 port, local;
+
+	if (c->admin_token != NULL && (strlen(c->admin_token) < 16 ||
+	    strpbrk(c->admin_token, " \t\r\n") != NULL)) {
+		lerr(l, line_of(c, "admin.token"), "admin.token must be at "
+		    "least 16 characters without white space");
+		return -1;
+	}
+	if (c->listen_admin == NULL ||
+	    hostport_split(c->listen_admin, &host, &port) == -1)
+		return 0;
+	local = is_loopback(host);
+	free(host);
+	if (!local && c->admin_token == NULL) {
+		lerr(l, line_of(c, "listen.admin"), "listen.admin: \"%s\" is "
+		    "not a loopback address; set admin.token to guard it",
+		    c->listen_admin);
+		return -1;
+	}
+	return 0;
+}
+
 /* conf_order[]: each lo key's value is at most its hi key's. */
 static int
 check_order(struct loader *l, const struct conf *c)
@@ -1146,6 +1225,7 @@ validate(struct loader *l, struct conf *c)
 	if (check_listener(l, c, "listen.network", c->listen_network) == -1 ||
 	    check_listener(l, c, "listen.client", c->listen_client) == -1 ||
 	    check_listener(l, c, "listen.registry", c->listen_registry) == -1 ||
+	    check_listener(l, c, "listen.admin", c->listen_admin) == -1 ||
 	    check_client_listener(l, c) == -1)
 		return -1;
 	uline = line_of(c, "registry.url");
@@ -1161,6 +1241,8 @@ validate(struct loader *l, struct conf *c)
 		    c->registry.url);
 		return -1;
 	}
+	if (check_store(l, c) == -1 || check_admin(l, c) == -1)
+		return -1;
 	if (c->listen_registry != NULL && c->registry.file == NULL) {
 		lerr(l, line_of(c, "listen.registry"), "listen.registry needs "
 		    "registry.file to serve");
@@ -1292,6 +1374,18 @@ fail:
 	return NULL;
 }
 
+int
+conf_store_missing(const struct conf *c, char *err, size_t errlen)
+{
+	if (c->nparticipants == 0 || c->store_path != NULL || c->store_off)
+		return 0;
+	snprintf(err, errlen, "%s:%d: store.path is required with "
+	    "participants (the journal and outbox: an ACK means the message "
+	    "is on disk), or say \"store: off\"", c->file,
+	    c->participants[0].line);
+	return -1;
+}
+
 void
 conf_free(struct conf *c)
 {
@@ -1320,6 +1414,13 @@ conf_free(struct conf *c)
 	free(c->listen_network);
 	free(c->listen_client);
 	free(c->listen_registry);
+	free(c->listen_admin);
+	if (c->admin_token != NULL)
+		explicit_wipe(c->admin_token, strlen(c->admin_token));
+	free(c->admin_token);
+	free(c->store_path);
+	free(c->store_sync);
+	free(c->store_bodies);
 	if (c->client_token != NULL)
 		explicit_wipe(c->client_token, strlen(c->client_token));
 	free(c->client_token);

@@ -27,7 +27,7 @@
 #include "util/log.h"
 
 /* Room for the line of every key of the table (checked in conf.c). */
-#define CONF_KEYS_MAX	64
+#define CONF_KEYS_MAX	96
 
 struct conf_participant {
 	char		*subscriber_id;
@@ -55,6 +55,17 @@ struct conf {
 	char		*listen_registry;
 	int		 client_allow_remote;	/* listen.client off loopback */
 	char		*client_token;		/* bearer token it requires */
+	char		*listen_admin;		/* the admin API */
+	char		*admin_token;		/* bearer token it requires */
+
+	/* store: the journal, outbox and replay state (SQLite). */
+	char		*store_path;	/* NULL: store off or not set */
+	int		 store_off;	/* "store: off" */
+	int		 store_line;	/* of "store: off" */
+	char		*store_sync;	/* normal | full */
+	char		*store_bodies;	/* all | none */
+	int64_t		 store_retention_ms;	/* 0: off (keep all) */
+	size_t		 store_max_size;	/* bytes; 0: no limit */
 
 	struct registry_conf registry;
 
@@ -107,6 +118,14 @@ struct conf {
 /* Parse and validate. NULL and "file:line: reason" in err on failure. */
 struct conf	*conf_load(const char *path, char *err, size_t errlen);
 void		 conf_free(struct conf *);
+
+/*
+ * The daemon keeps its participants' messages in store.path; a file with
+ * participants must set it or say "store: off".  -1 and "file:line:
+ * reason" when it does neither (other commands read such files fine).
+ */
+int		 conf_store_missing(const struct conf *, char *err,
+		    size_t errlen);
 
 /* NULL-terminated list of every dotted key the parser accepts. */
 const char *const *conf_key_names(void);

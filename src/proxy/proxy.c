@@ -236,6 +236,8 @@ proxy_new(struct event_base *base, struct conf *c, const struct clock *clock,
 	px->deliver = deliver_new(base, &dc, &px->stats.deliver, &px->budget,
 	    clock);
 	px->sync = sync_table_new(base);
+	if (journal_open(px, c, err, errlen) == -1)
+		goto fail;
 
 	if (c->listen_registry != NULL) {
 		server_conf(px, c, &hc);
@@ -285,6 +287,8 @@ proxy_free(struct proxy *px)
 	http_server_free(px->client_srv);
 	sync_table_free(px->sync);
 	deliver_free(px->deliver);
+	/* After the queue: what it still held stays queued on disk. */
+	journal_close(px);
 	proxy_peers_free(px);
 	replay_free(px->replay);
 	snapshot_unref(px->snap);
@@ -330,6 +334,7 @@ proxy_reload(struct proxy *px, struct conf *nc, char *err, size_t errlen)
 	deliver_reconfigure(px->deliver, &dc);
 	replay_limits(nc, &rl);
 	replay_set_limits(px->replay, &rl);
+	journal_reconfigure(px, nc);
 	snapshot_unref(old);
 	if (px->nsnapshots > 1)
 		log_info("reload: %zu older configuration(s) kept until their "

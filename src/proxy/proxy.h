@@ -32,6 +32,13 @@ struct schema_set;
  */
 struct proxy	*proxy_new(struct event_base *, struct conf *,
 		    const struct clock *, char *err, size_t errlen);
+/*
+ * -t: the store (store.path) can be opened or created, is becknd's, and
+ * can be written.  0 when it can or the store is off; -1 and "path:
+ * reason" in err.
+ */
+int		 proxy_check_store(const struct conf *, char *err,
+		    size_t errlen);
 /* Drops what is in flight (connections closed, deliveries logged). */
 void		 proxy_free(struct proxy *);
 /*

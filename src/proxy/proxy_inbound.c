@@ -30,6 +30,11 @@
  *                  the fan-out
  *   replay-commit  record the signature and message id (all or nothing,
  *                  within the sender's quota); only now
+ *   store          (store.path) the message's record -- raw bytes,
+ *                  verified sender, ids, replay keys, outbox state -- is
+ *                  committed to disk (suspends); a store that cannot
+ *                  commit gives the replay keys back and answers 503:
+ *                  never an ACK without a record
  *   reply          ACK; the delivery or fan-out starts
  *
  * A stage returns NEXT, WAIT (a callback re-enters the same stage, which
@@ -37,7 +42,9 @@
  * failure, 404 and 405 included, leaves through inbound_nack(): one log
  * line, one counter, one NACK, one free.  A refused message leaves no
  * trace: nothing is remembered in the replay cache and nothing is queued
- * before the ACK is decided.
+ * before the ACK is decided.  A refused message whose signature verified
+ * is journalled with its NACK (without waiting); one that did not verify
+ * is not, so that unauthenticated bytes never reach the disk.
  */
 #include "config.h"
 
@@ -54,6 +61,7 @@
 #include "registry/registry.h"
 #include "replay/replay.h"
 #include "sig/sig.h"
+#include "store/store.h"
 #include "util/json.h"
 #include "util/log.h"
 #include "util/xmalloc.h"
@@ -110,6 +118,11 @@ struct inbound {
 	size_t				 rkeylen[2];
 	int64_t				 rexp[2];
 	size_t				 nrkeys;
+	int64_t				 start_ms;	/* received */
+	/* The store's commit of the record (IN_STORE). */
+	struct store_op			*sop;
+	int				 stored;	/* 1 ok, -1 failed */
+	char				 store_reason[128];
 	/* What decide prepared. */
 	struct delivery			*dl;
 	struct fanout			*fo;
@@ -139,6 +152,7 @@ static enum st	st_replay_check(struct inbound *);
 static enum st	st_validate(struct inbound *);
 static enum st	st_decide(struct inbound *);
 static enum st	st_replay_commit(struct inbound *);
+static enum st	st_store(struct inbound *);
 static enum st	st_reply(struct inbound *);
 
 static const struct {
@@ -157,6 +171,7 @@ static const struct {
 	[IN_VALIDATE] =		{ "validate", st_validate },
 	[IN_DECIDE] =		{ "decide", st_decide },
 	[IN_REPLAY_COMMIT] =	{ "replay-commit", st_replay_commit },
+	[IN_STORE] =		{ "store", st_store },
 	[IN_REPLY] =		{ "reply", st_reply },
 };
 
@@ -191,6 +206,8 @@ inbound_free(struct inbound *in)
 {
 	if (in->rreq != NULL)
 		registry_cancel(in->rreq);
+	/* The record is still written: the next start delivers it. */
+	store_op_cancel(in->sop);
 	deliver_cancel(in->dl);
 	gateway_cancel(in->fo);
 	records_release(&in->auth.recs, &in->auth.nrecs);
@@ -233,6 +250,40 @@ fail(struct inbound *in, enum beckn_err e, const char *paths,
 	return ST_FAIL;
 }
 
+/* The message's record, as the store keeps it (borrowed strings). */
+static void
+record(struct inbound *in, struct store_msg *m)
+{
+	memset(m, 0, sizeof(*m));
+	m->direction = "in";
+	m->participant = in->p->subscriber_id;
+	m->role = beckn_role_name(in->p->role);
+	m->peer = in->sender;
+	m->action = in->action->name;
+	journal_ids(m, in->body);
+	m->start_ms = in->start_ms;
+	m->end_ms = clock_now_ms(in->px->clock);
+	m->body = in->raw;
+	m->len = in->rawlen;
+}
+
+/* A verified sender's message refused: journalled, nobody waits. */
+static void
+journal_nack(struct inbound *in)
+{
+	const struct beckn_error	*be = beckn_error_get(in->err);
+	struct store_msg		 m;
+
+	if (in->px->store == NULL || in->action == NULL)
+		return;
+	record(in, &m);
+	m.http_status = be->http_status;
+	m.ack = "NACK";
+	m.error_code = be->code;
+	m.error_message = in->msg;
+	store_put(in->px->store, &m, NULL, NULL);
+}
+
 /* The one exit for every refusal. */
 static void
 inbound_nack(struct inbound *in)
@@ -263,6 +314,8 @@ inbound_nack(struct inbound *in)
 	    in->auth.h.subscriber_id : http_request_peer(in->req),
 	    in->message_id != NULL ? in->message_id : "-", in->msg);
 	in->px->stats.inbound_nacked[in->stage]++;
+	if (in->body != NULL && in->stage != IN_STORE)	/* verified */
+		journal_nack(in);
 	proxy_reply_error(in->req, in->err, in->paths[0] != '\0' ? in->paths :
 	    NULL, in->msg, hdrs[0] != NULL ? hdrs : NULL);
 	inbound_free(in);
@@ -800,6 +853,60 @@ st_replay_commit(struct inbound *in)
 	}
 }
 
+static void
+store_cb(int ok, const char *reason, void *arg)
+{
+	struct inbound	*in = arg;
+
+	in->sop = NULL;
+	in->stored = ok ? 1 : -1;
+	snprintf(in->store_reason, sizeof(in->store_reason), "%s",
+	    reason != NULL ? reason : "unknown error");
+	inbound_run(in);
+}
+
+/* store: the record committed before the ACK (store.path). */
+static enum st
+st_store(struct inbound *in)
+{
+	struct store_replay_key	 k[2];
+	struct replay_key	 rk[2];
+	struct store_msg	 m;
+	size_t			 i;
+
+	if (in->px->store == NULL || in->stored == 1)
+		return ST_NEXT;
+	if (in->stored == -1) {
+		for (i = 0; i < in->nrkeys; i++) {
+			rk[i].key = in->rkey[i];
+			rk[i].len = in->rkeylen[i];
+			rk[i].expires_at_ms = in->rexp[i];
+		}
+		replay_release(in->px->replay, in->sender, strlen(in->sender),
+		    rk, in->nrkeys);
+		return fail(in, BECKN_ERR_BUSY, NULL, "the store cannot record "
+		    "the message (%s); retry later", in->store_reason);
+	}
+	record(in, &m);
+	m.http_status = 200;
+	m.ack = "ACK";
+	if (in->dl != NULL) {
+		m.delivery_id = deliver_id(in->dl);
+		m.webhook = in->p->webhook;
+		m.sender = in->sender;
+	}
+	for (i = 0; i < in->nrkeys; i++) {
+		k[i].key = in->rkey[i];
+		k[i].len = in->rkeylen[i];
+		k[i].expires_ms = in->rexp[i];
+	}
+	m.replay_owner = in->sender;
+	m.keys = k;
+	m.nkeys = in->nrkeys;
+	in->sop = store_put(in->px->store, &m, store_cb, in);
+	return ST_WAIT;
+}
+
 static enum st
 st_reply(struct inbound *in)
 {
@@ -839,6 +946,7 @@ proxy_inbound(struct http_request *req, void *arg)
 	in->px = px;
 	in->req = req;
 	in->snap = snapshot_ref(px->snap);
+	in->start_ms = clock_now_ms(px->clock);
 	in->stage = IN_ROUTE;
 	TAILQ_INSERT_TAIL(&px->inbound, in, entry);
 	px->ninbound++;

@@ -11,6 +11,8 @@
  *   proxy_gateway.c   the gateway's fan-out of a search to BPPs
  *   proxy_sync.c      client calls held until their callbacks arrive
  *   proxy_peers.c     one outbound HTTP client per participant
+ *   proxy_journal.c   the durable store: records, and what a start
+ *                     rebuilds from it
  *
  * Calls go one way: proxy.c -> pipelines -> gateway, sync, snapshot,
  * peers -> common.  No file calls back into one above it.
@@ -55,6 +57,8 @@ struct peer_slice;
 struct fanout;
 struct sync_table;
 struct sync_wait;
+struct store;
+struct store_msg;
 
 /* Longest id (message_id, transaction_id, bap_id, bpp_id) accepted. */
 #define PROXY_ID_MAX	255
@@ -94,6 +98,7 @@ enum inbound_stage {
 	IN_VALIDATE,
 	IN_DECIDE,
 	IN_REPLAY_COMMIT,
+	IN_STORE,
 	IN_REPLY,
 	IN_NSTAGES
 };
@@ -135,6 +140,10 @@ struct proxy {
 	struct http_server	*client_srv;
 	struct lookup_server	*lookup_srv;	/* listen.registry */
 	struct deliver		*deliver;
+	struct store		*store;		/* NULL: store: off */
+	size_t			 journal_replay_loaded;	/* at start */
+	size_t			 journal_replay_lost;
+	size_t			 journal_outbox_loaded;
 	struct sync_table	*sync;
 	struct proxy_stats	 stats;
 	struct budget		 budget;	/* limits.memory_max */
@@ -201,6 +210,17 @@ struct http_client *proxy_peer_http(struct proxy *,
 		    const struct conf_participant *);
 void		 proxy_peers_reconfigure(struct proxy *);
 void		 proxy_peers_free(struct proxy *);
+
+/* proxy_journal.c (nothing happens when px->store is NULL) */
+/* Open the store, rebuild replay keys and the outbox, start the writer. */
+int		 journal_open(struct proxy *, const struct conf *, char *err,
+		    size_t errlen);
+void		 journal_reconfigure(struct proxy *, const struct conf *);
+/* Commits every record queued, then closes. */
+void		 journal_close(struct proxy *);
+/* domain, transaction_id, message_id, order id and fulfillment state
+ * code from a body (borrowed from it). */
+void		 journal_ids(struct store_msg *, json_object *body);
 
 /* proxy_inbound.c */
 void		 proxy_inbound(struct http_request *, void *proxy);

@@ -42,6 +42,7 @@
 #include "proxy/proxy_int.h"
 #include "registry/registry.h"
 #include "sig/sig.h"
+#include "store/store.h"
 #include "util/duration.h"
 #include "util/json.h"
 #include "util/log.h"
@@ -92,6 +93,7 @@ struct outbound {
 	enum registry_status		 reg_status;
 	char				 reg_reason[256];
 	int				 sent;
+	int64_t				 sent_ms;
 	struct target			*targets;
 	size_t				 ntargets;
 	size_t				 npending;
@@ -511,6 +513,38 @@ sync_done(json_object *responses, void *arg)
 	outbound_run(ob);	/* forward waits on if peers still answer */
 }
 
+/* One message sent to one peer, with its answer, into the journal. */
+static void
+journal_sent(const struct target *t, const struct http_client_response *resp)
+{
+	const struct outbound	*ob = t->ob;
+	struct store_msg	 m;
+
+	if (ob->px->store == NULL)
+		return;
+	memset(&m, 0, sizeof(m));
+	m.direction = "out";
+	m.participant = ob->p->subscriber_id;
+	m.role = beckn_role_name(ob->p->role);
+	m.peer = json_str(ob->ctx, ob->action->kind == BECKN_REQUEST ?
+	    "bpp_id" : "bap_id");
+	if (m.peer == NULL)		/* a search to a gateway */
+		m.peer = t->url;
+	m.action = ob->action->name;
+	journal_ids(&m, ob->body);
+	if (resp->error == HTTPC_OK)
+		m.http_status = (int)resp->status;
+	if (t->outcome == OC_ACK || t->outcome == OC_NACK)
+		m.ack = t->outcome == OC_ACK ? "ACK" : "NACK";
+	m.error_code = t->outcome == OC_ACK ? NULL : t->reply.code;
+	m.error_message = t->outcome == OC_ACK ? NULL : t->why;
+	m.start_ms = ob->sent_ms;
+	m.end_ms = clock_now_ms(ob->px->clock);
+	m.body = ob->wire;
+	m.len = ob->wirelen;
+	store_put(ob->px->store, &m, NULL, NULL);
+}
+
 static void
 forward_cb(const struct http_client_response *resp, void *arg)
 {
@@ -540,6 +574,7 @@ forward_cb(const struct http_client_response *resp, void *arg)
 		    resp->status);
 	}
 	t->why = xstrdup(why);
+	journal_sent(t, resp);
 	if (t->outcome != OC_ACK)
 		log_warn("client: %s to %s: %s", ob->action->name, t->url,
 		    t->why);
@@ -569,6 +604,7 @@ st_forward(struct outbound *ob)
 		return ob->sw != NULL ? ST_WAIT : ST_NEXT;
 	}
 	ob->sent = 1;
+	ob->sent_ms = clock_now_ms(ob->px->clock);
 	hdrs[0] = "Content-Type: application/json";
 	hdrs[1] = ob->auth_hdr;
 	hdrs[2] = NULL;
