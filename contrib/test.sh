@@ -6,9 +6,10 @@
 #                    in-process and black-box tests)
 #   2. build/asan:   AddressSanitizer + UBSan build, `make check` again
 #   3. valgrind:     the unit suites under valgrind (no fork, leaks fatal),
-#                    then the black-box and abuse suites with every becknd
-#                    under valgrind (the abuse suite's load tests skip
-#                    themselves there: RSS and latency mean nothing)
+#                    then the black-box, abuse and durable-store suites
+#                    with every becknd under valgrind (the abuse suite's
+#                    load tests skip themselves there: RSS and latency
+#                    mean nothing)
 #   4. distcheck:    the release tarball builds and passes on its own
 #
 # Set BECKND_QUICK=1 to run step 1 only.
@@ -85,6 +86,17 @@ if [ "${BECKND_QUICK:-0}" != 1 ]; then
 		status=1
 	fi
 	tail -1 build/check/abuse.valgrind.log
+
+	echo "== valgrind: durable-store suite (same counts, longer waits)"
+	if ! (cd build/check && env BECKND_BIN="$(pwd)/becknd" \
+	    BECKND_SRCDIR="$(pwd)/../.." \
+	    BECKND_WRAPPER="valgrind -q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite" \
+	    python3 ../../tests/durable/run.py >durable.valgrind.log 2>&1); then
+		tail -40 build/check/durable.valgrind.log
+		echo "FAIL: durable-store suite under valgrind"
+		status=1
+	fi
+	tail -1 build/check/durable.valgrind.log
 
 	echo "== distcheck"
 	(cd build/check && make -j"$jobs" distcheck \
