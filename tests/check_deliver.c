@@ -26,6 +26,12 @@
  *                delivered at once (the time is printed)
  *   budget       the bytes handed over come back on delivery, refusal,
  *                dead-letter drop, cancel and free
+ *   journal      deliver_id() is the key sent; deliver_restore() sends
+ *                the given key and body whatever the queue limits and
+ *                charges the budget past its max; its attempts count
+ *                toward max_attempts; the reporter sees every outcome;
+ *                keep_dead 0 keeps no dead letter; the log lines say
+ *                the journal keeps what is not delivered
  */
 #include "config.h"
 
@@ -941,6 +947,429 @@ START_TEST(budget_free)
 }
 END_TEST
 
+/* ---- the journal: ids, restore, reports ------------------------------ */
+
+#define MAX_REPORTS	16
+
+struct seen {
+	char			 id[128];
+	char			 participant[64];
+	char			 action[32];
+	enum deliver_outcome	 outcome;
+	int			 attempts;
+	int			 status;
+	char			 reason[128];	/* "" for NULL */
+	int			 null_reason;
+};
+
+static struct {
+	struct seen	 r[MAX_REPORTS];
+	int		 n;
+} R;
+
+static void
+reporter(const struct deliver_report *rep, void *arg)
+{
+	struct seen	*s;
+
+	ck_assert_ptr_eq(arg, &R);
+	ck_assert_int_lt(R.n, MAX_REPORTS);
+	s = &R.r[R.n++];
+	snprintf(s->id, sizeof(s->id), "%s", rep->id);
+	snprintf(s->participant, sizeof(s->participant), "%s",
+	    rep->participant);
+	snprintf(s->action, sizeof(s->action), "%s", rep->action);
+	s->outcome = rep->outcome;
+	s->attempts = rep->attempts;
+	s->status = rep->status;
+	s->null_reason = rep->reason == NULL;
+	snprintf(s->reason, sizeof(s->reason), "%s",
+	    rep->reason != NULL ? rep->reason : "");
+}
+
+static void
+msg_for(struct deliver_msg *m, const char *p, struct stub *s,
+    const char *action, const char *mid)
+{
+	memset(m, 0, sizeof(*m));
+	m->participant = p;
+	m->webhook = s->url;
+	m->action = action;
+	m->sender = "bap.example.org";
+	m->message_id = mid;
+	m->transaction_id = mid != NULL ? "t-1" : NULL;
+	m->len = 12345;		/* ignored by deliver_restore() */
+}
+
+/* What the journal gives back: a malloc'd copy of body. */
+static void
+restore(const char *p, struct stub *s, const char *id, int attempts,
+    const char *body)
+{
+	struct deliver_msg	 m;
+
+	msg_for(&m, p, s, "on_confirm", "m-r");
+	deliver_restore(T.d, &m, id, attempts, xstrdup(body), strlen(body));
+}
+
+/* A port on 127.0.0.1 nothing listens on: connection refused. */
+static int
+closed_port(void)
+{
+	struct sockaddr_in	 sin;
+	socklen_t		 slen = sizeof(sin);
+	int			 fd, port;
+
+	ck_assert_int_ge(fd = socket(AF_INET, SOCK_STREAM, 0), 0);
+	memset(&sin, 0, sizeof(sin));
+	sin.sin_family = AF_INET;
+	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	ck_assert_int_eq(bind(fd, (struct sockaddr *)&sin, sizeof(sin)), 0);
+	ck_assert_int_eq(getsockname(fd, (struct sockaddr *)&sin, &slen), 0);
+	port = ntohs(sin.sin_port);
+	close(fd);
+	return port;
+}
+
+/* deliver_id(): stable, and the Idempotency-Key every attempt carries. */
+START_TEST(id_is_the_key)
+{
+	struct stub		*s = stub_new(fail_twice, 0);
+	struct deliver_msg	 m;
+	struct delivery		*dl, *dl2;
+	char			 id[64], id2[64];
+	int			 i;
+
+	start_queue();
+	msg_for(&m, "bpp", s, "select", "m-1");
+	m.len = 7;
+	ck_assert_ptr_nonnull(dl = deliver_prepare(T.d, &m));
+	ck_assert_ptr_eq(deliver_id(dl), deliver_id(dl));
+	ck_assert_msg(is_uuid(deliver_id(dl)), "id %s", deliver_id(dl));
+	snprintf(id, sizeof(id), "%s", deliver_id(dl));
+	ck_assert_ptr_nonnull(dl2 = deliver_prepare(T.d, &m));
+	snprintf(id2, sizeof(id2), "%s", deliver_id(dl2));
+	ck_assert_str_ne(id, id2);
+	deliver_cancel(dl2);
+	ck_assert_int_eq(budget_take(&T.budget, 7), 0);
+	deliver_start(dl, xstrdup("{\"a\":1}"), 7);
+	ck_assert(wait_stat(&T.st.delivered, 1, 3000));
+	ck_assert_int_eq(s->n, 3);
+	for (i = 0; i < s->n; i++)
+		ck_assert_str_eq(hdr(s->reqs[i], "Idempotency-Key"), id);
+	end_all();
+}
+END_TEST
+
+/*
+ * deliver_restore(): the given key and the exact body, whatever the
+ * participant's limits (count and bytes) and the budget's max.
+ */
+START_TEST(restore_sends_key)
+{
+	struct stub	*hold = stub_new(NULL, 0);
+	struct stub	*ok = stub_new(NULL, 200);
+	const char	*id = "journal-key-longer-than-a-uuid-0123456789abcdef";
+	const char	*body = "{\"context\":{\"action\":\"on_confirm\"}}";
+	const struct rec *r;
+	size_t		 bytes;
+	int		 i;
+
+	T.conf.queue_size = 2;
+	T.conf.queue_bytes = 10;
+	start_queue();
+	ck_assert_int_eq(send_msg("A", hold, "search", NULL, "{}"), 0);
+	ck_assert_int_eq(send_msg("A", hold, "search", NULL, "{}"), 0);
+	ck_assert_int_eq(send_msg("A", hold, "search", NULL, "{}"), -1);
+	/* Full: restored all the same, and sent. */
+	restore("A", ok, id, 0, body);
+	ck_assert_uint_eq(deliver_pending_of(T.d, "A", &bytes), 3);
+	ck_assert_uint_eq(bytes, 4 + strlen(body));
+	ck_assert_uint_eq(T.budget.used, 4 + strlen(body));
+	ck_assert(wait_stat(&T.st.delivered, 1, 3000));
+	ck_assert_int_eq(ok->n, 1);
+	r = ok->reqs[0];
+	ck_assert_str_eq(r->body, body);
+	ck_assert_uint_eq(r->len, strlen(body));
+	ck_assert_str_eq(r->uri, "/hook/on_confirm");
+	ck_assert_str_eq(hdr(r, "Idempotency-Key"), id);
+	ck_assert_str_eq(hdr(r, "X-Beckn-Message-Id"), "m-r");
+	ck_assert_str_eq(hdr(r, "X-Beckn-Sender"), "bap.example.org");
+	ck_assert_uint_eq(T.budget.used, 4);
+
+	/* Over the limits while held: new messages are refused. */
+	for (i = 0; i < 3; i++)
+		restore("A", hold, "k", 0, body);
+	ck_assert_uint_eq(deliver_pending_of(T.d, "A", NULL), 5);
+	ck_assert_int_eq(stub_wait(hold, 5, 3000), 5);
+	ck_assert_int_eq(send_msg("A", hold, "search", NULL, "{}"), -1);
+	ck_assert_int_eq(send_msg("B", ok, "search", NULL, "{}"), 0);
+
+	/* The budget goes past its max; takes are refused meanwhile. */
+	budget_set_max(&T.budget, 10);
+	restore("C", hold, NULL, 0, body);
+	ck_assert_uint_ge(T.budget.used, 4 + 4 * strlen(body));
+	ck_assert_int_eq(budget_take(&T.budget, 1), -1);
+	ck_assert_int_eq(stub_wait(hold, 6, 3000), 6);
+	/* No id: a new one. */
+	ck_assert(is_uuid(hdr(hold->reqs[5], "Idempotency-Key")));
+	/* An empty body: NULL with len 0. */
+	{
+		struct deliver_msg	 m;
+
+		msg_for(&m, "D", ok, "on_status", NULL);
+		deliver_restore(T.d, &m, "empty", 0, NULL, 0);
+	}
+	ck_assert(wait_stat(&T.st.delivered, 3, 3000));
+	ck_assert_str_eq(ok->reqs[ok->n - 1]->body, "");
+	ck_assert_str_eq(hdr(ok->reqs[ok->n - 1], "Idempotency-Key"),
+	    "empty");
+	end_all();	/* every forced byte given back */
+}
+END_TEST
+
+/* A failure, then 2xx: RETRY then DELIVERED. */
+static int
+fail_once_503(struct stub *s, const struct rec *r, int n)
+{
+	return n == 0 ? 503 : 200;
+}
+
+START_TEST(report_retry_delivered)
+{
+	struct stub	*s = stub_new(fail_once_503, 0);
+
+	memset(&R, 0, sizeof(R));
+	start_queue();
+	deliver_set_reporter(T.d, reporter, &R, 0);
+	ck_assert_int_eq(send_msg("bap", s, "on_search", "m-1", "{}"), 0);
+	ck_assert(wait_stat(&T.st.delivered, 1, 3000));
+	ck_assert_int_eq(R.n, 2);
+	ck_assert_int_eq(R.r[0].outcome, DELIVER_RETRY);
+	ck_assert_int_eq(R.r[0].attempts, 1);
+	ck_assert_int_eq(R.r[0].status, 503);
+	ck_assert_str_eq(R.r[0].reason, "HTTP 503");
+	ck_assert_int_eq(R.r[1].outcome, DELIVER_DELIVERED);
+	ck_assert_int_eq(R.r[1].attempts, 2);
+	ck_assert_int_eq(R.r[1].status, 200);
+	ck_assert(R.r[1].null_reason);
+	ck_assert_str_eq(R.r[0].id, hdr(s->reqs[0], "Idempotency-Key"));
+	ck_assert_str_eq(R.r[1].id, R.r[0].id);
+	ck_assert_str_eq(R.r[1].participant, "bap");
+	ck_assert_str_eq(R.r[1].action, "on_search");
+	end_all();
+}
+END_TEST
+
+/* A final 4xx: REFUSED, once. */
+START_TEST(report_refused)
+{
+	struct stub	*s = stub_new(NULL, 400);
+
+	memset(&R, 0, sizeof(R));
+	start_queue();
+	deliver_set_reporter(T.d, reporter, &R, 0);
+	ck_assert_int_eq(send_msg("bap", s, "on_init", "m-1", "{}"), 0);
+	ck_assert(wait_stat(&T.st.refused, 1, 3000));
+	run_for(30);
+	ck_assert_int_eq(R.n, 1);
+	ck_assert_int_eq(R.r[0].outcome, DELIVER_REFUSED);
+	ck_assert_int_eq(R.r[0].attempts, 1);
+	ck_assert_int_eq(R.r[0].status, 400);
+	ck_assert_str_eq(R.r[0].reason, "HTTP 400");
+	ck_assert_uint_eq(T.budget.used, 0);
+	end_all();
+}
+END_TEST
+
+/*
+ * keep_dead 0: a dead letter is reported and freed -- none kept, the
+ * budget back at 0, still counted -- for an HTTP failure and for a
+ * connection refused (status 0).
+ */
+START_TEST(report_dead_not_kept)
+{
+	struct stub	*s = stub_new(NULL, 500);
+	struct stub	 gone;
+
+	memset(&R, 0, sizeof(R));
+	T.conf.max_attempts = 2;
+	start_queue();
+	deliver_set_reporter(T.d, reporter, &R, 0);
+	ck_assert_int_eq(send_msg("bap", s, "on_init", "m-1", "{\"d\":1}"),
+	    0);
+	ck_assert(wait_stat(&T.st.dead, 1, 3000));
+	ck_assert_int_eq(R.n, 2);
+	ck_assert_int_eq(R.r[0].outcome, DELIVER_RETRY);
+	ck_assert_int_eq(R.r[1].outcome, DELIVER_DEAD);
+	ck_assert_int_eq(R.r[1].attempts, 2);
+	ck_assert_int_eq(R.r[1].status, 500);
+	ck_assert_str_eq(R.r[1].reason, "HTTP 500");
+	ck_assert_uint_eq(deliver_dead_count(T.d, NULL), 0);
+	ck_assert_uint_eq(deliver_pending(T.d), 0);
+	ck_assert_uint_eq(T.budget.used, 0);
+	ck_assert_int_eq(deliver_redeliver(T.d, R.r[1].id), DELIVER_UNKNOWN);
+
+	/* No answer at all: status 0, the reason says why. */
+	memset(&gone, 0, sizeof(gone));
+	snprintf(gone.url, sizeof(gone.url), "http://127.0.0.1:%d/hook",
+	    closed_port());
+	T.conf.max_attempts = 1;
+	deliver_reconfigure(T.d, &T.conf);
+	restore("bap", &gone, "gone-1", 0, "{\"g\":1}");
+	ck_assert(wait_stat(&T.st.dead, 2, 3000));
+	ck_assert_int_eq(R.n, 3);
+	ck_assert_int_eq(R.r[2].outcome, DELIVER_DEAD);
+	ck_assert_str_eq(R.r[2].id, "gone-1");
+	ck_assert_int_eq(R.r[2].status, 0);
+	ck_assert_msg(R.r[2].reason[0] != '\0' && !R.r[2].null_reason,
+	    "no reason");
+	ck_assert_uint_eq(deliver_dead_count(T.d, NULL), 0);
+	ck_assert_uint_eq(T.budget.used, 0);
+	ck_assert_uint_eq(T.st.dead, 2);
+	end_all();
+}
+END_TEST
+
+/*
+ * Restored attempts count toward max_attempts (one more failure and it
+ * is dead; past the limit it is still tried once); max_age counts from
+ * the first attempt after the restore.  keep_dead 1: kept and reported.
+ */
+START_TEST(restore_attempts)
+{
+	struct stub	*s = stub_new(NULL, 500);
+	struct found	 f;
+
+	memset(&R, 0, sizeof(R));
+	T.conf.max_attempts = 4;
+	T.conf.max_age_ms = 60000;
+	T.now_ms += 3600000;		/* long after its first attempt */
+	start_queue();
+	deliver_set_reporter(T.d, reporter, &R, 1);
+	restore("bap", s, "r-3", 3, "{\"r\":3}");
+	ck_assert(wait_stat(&T.st.dead, 1, 3000));
+	run_for(60);
+	ck_assert_int_eq(s->n, 1);
+	ck_assert_int_eq(R.n, 1);
+	ck_assert_int_eq(R.r[0].outcome, DELIVER_DEAD);
+	ck_assert_int_eq(R.r[0].attempts, 4);
+	ck_assert_str_eq(R.r[0].id, "r-3");
+	memset(&f, 0, sizeof(f));
+	deliver_dead_foreach(T.d, find_letter, &f);
+	ck_assert_int_eq(f.n, 1);
+	ck_assert_str_eq(f.id, "r-3");
+	ck_assert_int_eq(f.attempts, 4);
+	ck_assert_int_eq(f.first_ms, T0_MS + 3600000);
+	ck_assert_uint_eq(T.budget.used, strlen("{\"r\":3}"));
+
+	/* At the limit already: tried once more, then dead. */
+	restore("bap", s, "r-9", 9, "{\"r\":9}");
+	ck_assert(wait_stat(&T.st.dead, 2, 3000));
+	ck_assert_int_eq(s->n, 2);
+	ck_assert_int_eq(R.r[1].attempts, 10);
+
+	/* 0 attempts: retried up to max_attempts. */
+	restore("bap", s, "r-0", 0, "{\"r\":0}");
+	ck_assert(wait_stat(&T.st.dead, 3, 3000));
+	ck_assert_int_eq(s->n, 6);
+	ck_assert_int_eq(R.n, 2 + 4);
+	ck_assert_uint_eq(deliver_dead_count(T.d, NULL), 3);
+
+	/* Redelivered: attempts and age from zero again, all 4 made. */
+	T.now_ms += 3600000;
+	ck_assert_int_eq(deliver_redeliver(T.d, "r-3"), DELIVER_REQUEUED);
+	ck_assert(wait_stat(&T.st.dead, 4, 3000));
+	ck_assert_int_eq(s->n, 10);
+	ck_assert_int_eq(R.r[R.n - 1].attempts, 4);
+	memset(&f, 0, sizeof(f));
+	f.body = "{\"r\":3}";
+	deliver_dead_foreach(T.d, find_letter, &f);
+	ck_assert_int_eq(f.first_ms, T0_MS + 2 * 3600000);
+	end_all();
+}
+END_TEST
+
+/* stderr into a file while fn runs at level INFO; what was written. */
+static char *
+capture_log(void (*fn)(void))
+{
+	FILE	*tmp;
+	char	*out;
+	long	 n;
+	int	 saved;
+
+	ck_assert_ptr_nonnull(tmp = tmpfile());
+	fflush(stderr);
+	ck_assert_int_ge(saved = dup(STDERR_FILENO), 0);
+	ck_assert_int_eq(dup2(fileno(tmp), STDERR_FILENO), STDERR_FILENO);
+	log_set_level(LOG_LVL_INFO);
+	fn();
+	fflush(stderr);
+	log_set_level(LOG_LVL_ERROR);
+	dup2(saved, STDERR_FILENO);
+	close(saved);
+	n = ftell(tmp);
+	ck_assert_int_ge(n, 0);
+	out = xmalloc((size_t)n + 1);
+	rewind(tmp);
+	ck_assert_uint_eq(fread(out, 1, (size_t)n, tmp), (size_t)n);
+	out[n] = '\0';
+	fclose(tmp);
+	return out;
+}
+
+static void
+free_queue(void)
+{
+	deliver_free(T.d);
+	T.d = NULL;
+}
+
+static void
+one_dead(void)
+{
+	ck_assert(wait_stat(&T.st.dead, 1, 3000));
+}
+
+/* With the journal, the log says it keeps what was not delivered. */
+START_TEST(journal_log_lines)
+{
+	struct stub	*hold = stub_new(NULL, 0);
+	struct stub	*fail = stub_new(NULL, 500);
+	char		*log;
+
+	memset(&R, 0, sizeof(R));
+	T.conf.max_attempts = 1;
+	start_queue();
+	deliver_set_reporter(T.d, reporter, &R, 0);
+	ck_assert_int_eq(send_msg("bap", fail, "on_init", "m-d", "{}"), 0);
+	log = capture_log(one_dead);
+	ck_assert_msg(strstr(log, "dead-lettered (kept in the journal)") !=
+	    NULL, "log: %s", log);
+	free(log);
+	ck_assert_int_eq(send_msg("bap", hold, "on_init", "m-h", "{}"), 0);
+	ck_assert_int_eq(stub_wait(hold, 1, 3000), 1);
+	log = capture_log(free_queue);
+	ck_assert_msg(strstr(log, "not delivered yet; kept in the journal, "
+	    "delivered at the next start") != NULL, "log: %s", log);
+	ck_assert_msg(strstr(log, "m-h") != NULL, "log: %s", log);
+	ck_assert_ptr_null(strstr(log, "at exit"));
+	free(log);
+	ck_assert_uint_eq(T.budget.used, 0);
+
+	/* Without a reporter: as before. */
+	start_queue();
+	ck_assert_int_eq(send_msg("bap", hold, "on_init", "m-x", "{}"), 0);
+	ck_assert_int_eq(stub_wait(hold, 2, 3000), 2);
+	log = capture_log(free_queue);
+	ck_assert_msg(strstr(log, "not delivered at exit") != NULL, "log: %s",
+	    log);
+	free(log);
+	ck_assert_uint_eq(T.budget.used, 0);
+}
+END_TEST
+
 static TCase *
 tc(Suite *s, const char *name)
 {
@@ -983,5 +1412,14 @@ main(void)
 	tcase_add_test(t, slow_tenant);
 	tcase_add_test(t, idle_slice);
 	tcase_add_test(t, budget_free);
+
+	t = tc(s, "journal");
+	tcase_add_test(t, id_is_the_key);
+	tcase_add_test(t, restore_sends_key);
+	tcase_add_test(t, report_retry_delivered);
+	tcase_add_test(t, report_refused);
+	tcase_add_test(t, report_dead_not_kept);
+	tcase_add_test(t, restore_attempts);
+	tcase_add_test(t, journal_log_lines);
 	return test_run_suite(s);
 }

@@ -237,12 +237,12 @@ START_TEST(planted_upward_include_fails)
 	write_file(path, "#include \"util/b64.h\"\n");
 	snprintf(path, sizeof(path), "%s/http/planted.c", dir);
 	write_file(path, "#include \"util/b64.h\"\n");
-	snprintf(path, sizeof(path), "%s/store", dir);
+	snprintf(path, sizeof(path), "%s/shiny", dir);
 	mkdir(path, 0700);
 	memset(&sc, 0, sizeof(sc));
 	scan_tree(&sc, dir);
 	ck_assert_int_eq(sc.violations, 1);
-	ck_assert_ptr_nonnull(strstr(sc.first, "src/store is a module "
+	ck_assert_ptr_nonnull(strstr(sc.first, "src/shiny is a module "
 	    "without a layer"));
 	test_rmtree(dir);
 }

@@ -928,6 +928,25 @@ omodel_owned(const struct omodel *m, int owner)
 	return c;
 }
 
+/* replay_release(): the owner's entries of these keys go. */
+static void
+omodel_release(struct omodel *m, int owner, const uint64_t *k, size_t nk)
+{
+	size_t	 i, j;
+
+	for (i = 0; i < m->n;) {
+		for (j = 0; j < nk && m->key[i] != k[j]; j++)
+			;
+		if (j < nk && m->owner[i] == owner) {
+			m->n--;
+			m->key[i] = m->key[m->n];
+			m->exp[i] = m->exp[m->n];
+			m->owner[i] = m->owner[m->n];
+		} else
+			i++;
+	}
+}
+
 static enum replay_result
 omodel_commit(struct omodel *m, int owner, const uint64_t *k,
     const int64_t *e, size_t nk, int64_t now)
@@ -970,6 +989,11 @@ omodel_commit(struct omodel *m, int owner, const uint64_t *k,
 	return REPLAY_NEW;
 }
 
+/*
+ * Random commits and checks against the model, with (loop 1) a NEW commit
+ * released now and then, as the proxy does when the store fails: the
+ * heap, index and owner counts stay right through removals anywhere.
+ */
 START_TEST(matches_owner_model)
 {
 	static const char *const owners[] = { "a", "b", "c", "a\0" };
@@ -980,8 +1004,10 @@ START_TEST(matches_owner_model)
 	unsigned		 seed = 777;
 	uint64_t		 k[2];
 	int64_t			 e[2];
+	enum replay_result	 res;
+	const char		*on;
 	int			 i, round, owner;
-	size_t			 nk, j;
+	size_t			 nk, j, olen;
 
 	for (round = 0; round < 30; round++) {
 		lim.max_entries = 1 + (size_t)round % 16;
@@ -1017,20 +1043,137 @@ START_TEST(matches_owner_model)
 				    sizeof(k[j]), e[j] };
 			}
 			owner = rand_r(&seed) % 5 - 1;
-			EXPECT_EQ(replay_commit(r,
-			    owner >= 0 ? owners[owner] : NULL,
-			    owner >= 0 ? strlen(owners[owner]) + (owner == 3) :
-			    0, keys, nk),
-			    omodel_commit(&m, owner, k, e, nk, now_ms));
+			on = owner >= 0 ? owners[owner] : NULL;
+			olen = owner >= 0 ? strlen(on) + (owner == 3) : 0;
+			res = replay_commit(r, on, olen, keys, nk);
+			EXPECT_EQ(res, omodel_commit(&m, owner, k, e, nk,
+			    now_ms));
+			if (_i == 1 && res == REPLAY_NEW &&
+			    rand_r(&seed) % 3 == 0) {
+				replay_release(r, on, olen, keys, nk);
+				omodel_release(&m, owner, k, nk);
+				for (j = 0; j < nk; j++)
+					EXPECT_EQ(check_u64(r, k[j]),
+					    omodel_live(&m, k[j]) ?
+					    REPLAY_SEEN : REPLAY_NEW);
+			}
 			/* The table holds at least the live entries. */
 			EXPECT(replay_count(r) >= m.n);
 			if (owner >= 0)
-				EXPECT(replay_owner_count(r, owners[owner],
-				    strlen(owners[owner]) + (owner == 3)) >=
+				EXPECT(replay_owner_count(r, on, olen) >=
 				    omodel_owned(&m, owner));
 		}
 		replay_free(r);
 	}
+}
+END_TEST
+
+/* A released commit is undone: the same message gets in again. */
+START_TEST(release_undoes_commit)
+{
+	struct replay		*r = new_table_quota(100, 2);
+	uint64_t		 a = 1, b = 2;
+	int64_t			 exp = now_ms + 1000;
+	struct replay_key	 k[2] = {
+		{ &a, sizeof(a), exp },
+		{ &b, sizeof(b), exp },
+	};
+
+	ck_assert_int_eq(replay_commit(r, "bap", 3, k, 2), REPLAY_NEW);
+	ck_assert_int_eq(check_u64(r, 1), REPLAY_SEEN);
+	ck_assert_uint_eq(owner_count(r, "bap"), 2);
+	/* At its quota: another message of bap is refused. */
+	ck_assert_int_eq(commit1(r, "bap", 3, exp), REPLAY_QUOTA);
+
+	replay_release(r, "bap", 3, k, 2);
+	ck_assert_uint_eq(owner_count(r, "bap"), 0);
+	ck_assert_uint_eq(replay_count(r), 0);
+	ck_assert_int_eq(check_u64(r, 1), REPLAY_NEW);
+	ck_assert_int_eq(check_u64(r, 2), REPLAY_NEW);
+	/* The retry is NEW, and the quota is back at once. */
+	ck_assert_int_eq(replay_commit(r, "bap", 3, k, 2), REPLAY_NEW);
+	ck_assert_uint_eq(owner_count(r, "bap"), 2);
+	ck_assert_int_eq(replay_commit(r, "bap", 3, k, 2), REPLAY_SEEN);
+	replay_release(r, "bap", 3, k, 2);
+	ck_assert_int_eq(commit1(r, "bap", 3, exp), REPLAY_NEW);
+	ck_assert_uint_eq(owner_count(r, "bap"), 1);
+
+	/* No owner: the entries held by no owner. */
+	ck_assert_int_eq(replay_commit(r, NULL, 0, k, 2), REPLAY_NEW);
+	ck_assert_uint_eq(replay_count(r), 3);
+	replay_release(r, NULL, 0, k, 2);
+	ck_assert_uint_eq(replay_count(r), 1);
+	ck_assert_int_eq(check_u64(r, 1), REPLAY_NEW);
+	ck_assert_int_eq(check_u64(r, 3), REPLAY_SEEN);
+	replay_free(r);
+}
+END_TEST
+
+/* Unknown keys and owners are ignored; no other entry is touched. */
+START_TEST(release_touches_only_its_keys)
+{
+	struct replay		*r = new_table(100);
+	uint64_t		 x = 1, y = 2, z = 99;
+	int64_t			 exp = now_ms + 1000;
+	struct replay_key	 kx = { &x, sizeof(x), exp };
+	struct replay_key	 ky = { &y, sizeof(y), exp };
+	struct replay_key	 kz = { &z, sizeof(z), exp };
+	struct replay_key	 kxz[2] = { kx, kz };
+	uint64_t		 i;
+
+	ck_assert_int_eq(commit1(r, "a", 1, exp), REPLAY_NEW);
+	ck_assert_int_eq(commit1(r, "b", 2, exp), REPLAY_NEW);
+	ck_assert_int_eq(commit1(r, NULL, 3, exp), REPLAY_NEW);
+	/* Nothing there, n 0, an unknown owner, another owner's key. */
+	replay_release(r, "a", 1, &kz, 1);
+	replay_release(r, "a", 1, NULL, 0);
+	replay_release(r, "nobody", 6, &kx, 1);
+	replay_release(r, "a", 1, &ky, 1);
+	replay_release(r, NULL, 0, &kx, 1);
+	replay_release(r, "a\0", 2, &kx, 1);
+	ck_assert_uint_eq(replay_count(r), 3);
+	ck_assert_uint_eq(owner_count(r, "a"), 1);
+	ck_assert_uint_eq(owner_count(r, "b"), 1);
+	ck_assert_int_eq(check_u64(r, 1), REPLAY_SEEN);
+	ck_assert_int_eq(check_u64(r, 2), REPLAY_SEEN);
+	ck_assert_int_eq(check_u64(r, 3), REPLAY_SEEN);
+	/* a's key goes, the unknown one next to it is ignored. */
+	replay_release(r, "a", 1, kxz, 2);
+	ck_assert_int_eq(check_u64(r, 1), REPLAY_NEW);
+	ck_assert_int_eq(check_u64(r, 2), REPLAY_SEEN);
+	ck_assert_int_eq(check_u64(r, 3), REPLAY_SEEN);
+	ck_assert_uint_eq(owner_count(r, "a"), 0);
+	ck_assert_uint_eq(owner_count(r, "b"), 1);
+	/* Twice: harmless. */
+	replay_release(r, "a", 1, kxz, 2);
+	ck_assert_uint_eq(replay_count(r), 2);
+
+	/*
+	 * Released from the middle of the expiry heap: the others still
+	 * expire in order and are reclaimed, the slots reused.
+	 */
+	for (i = 100; i < 164; i++)
+		ck_assert_int_eq(commit1(r, "c", i, now_ms + 2000 -
+		    (int64_t)i), REPLAY_NEW);
+	for (i = 100; i < 164; i += 3) {
+		kx.key = &i;
+		kx.expires_at_ms = now_ms + 2000 - (int64_t)i;
+		replay_release(r, "c", 1, &kx, 1);
+	}
+	ck_assert_uint_eq(owner_count(r, "c"), 64 - 22);
+	for (i = 100; i < 164; i++)
+		ck_assert_int_eq(check_u64(r, i),
+		    (i - 100) % 3 == 0 ? REPLAY_NEW : REPLAY_SEEN);
+	now_ms += 2000 - 130;
+	for (i = 0; i < 40; i++)
+		check_u64(r, 1000);
+	for (i = 100; i < 164; i++)
+		ck_assert_int_eq(check_u64(r, i), i >= 130 ||
+		    (i - 100) % 3 == 0 ? REPLAY_NEW : REPLAY_SEEN);
+	/* Every expired one reclaimed: c holds its 20 live keys only. */
+	ck_assert_uint_eq(owner_count(r, "c"), 20);
+	ck_assert_uint_eq(replay_count(r), 20);
+	replay_free(r);
 }
 END_TEST
 
@@ -1066,7 +1209,9 @@ replay_suite(void)
 	tcase_add_test(tc, rearm_moves_owner);
 	tcase_add_test(tc, growth_keeps_every_entry);
 	tcase_add_test(tc, set_limits);
-	tcase_add_test(tc, matches_owner_model);
+	tcase_add_loop_test(tc, matches_owner_model, 0, 2);
+	tcase_add_test(tc, release_undoes_commit);
+	tcase_add_test(tc, release_touches_only_its_keys);
 	suite_add_tcase(s, tc);
 	return s;
 }

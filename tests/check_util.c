@@ -201,6 +201,33 @@ START_TEST(budget_take_give)
 }
 END_TEST
 
+/* A forced charge passes max; takes are refused until it is back. */
+START_TEST(budget_force_over)
+{
+	struct budget	 b;
+
+	budget_init(&b, 100);
+	ck_assert_int_eq(budget_take(&b, 60), 0);
+	budget_force(&b, 70);
+	ck_assert_uint_eq(b.used, 130);
+	ck_assert_uint_eq(b.peak, 130);
+	ck_assert_uint_eq(b.refused, 0);
+	ck_assert_int_eq(budget_take(&b, 1), -1);
+	ck_assert_int_eq(budget_take(&b, 0), -1);	/* over max */
+	budget_give(&b, 60);
+	ck_assert_uint_eq(b.used, 70);
+	ck_assert_int_eq(budget_take(&b, 30), 0);	/* exactly max */
+	ck_assert_int_eq(budget_take(&b, 1), -1);
+	budget_give(&b, 100);
+	ck_assert_uint_eq(b.used, 0);
+	ck_assert_uint_eq(b.peak, 130);
+	ck_assert_uint_eq(b.refused, 3);
+	budget_force(&b, 0);
+	ck_assert_uint_eq(b.used, 0);
+	budget_force(NULL, 5);
+}
+END_TEST
+
 /*
  * SipHash-2-4: the reference vectors (github.com/veorq/SipHash, vectors.h)
  * for key 00 01 .. 0f and the messages 00 01 .. len-1, len 0 to 63; each
@@ -385,6 +412,7 @@ main(void)
 	tcase_add_test(tc, url_same_endpoint);
 	tcase_add_test(tc, hostport_forms);
 	tcase_add_test(tc, budget_take_give);
+	tcase_add_test(tc, budget_force_over);
 	tcase_add_test(tc, siphash_reference_vectors);
 	tcase_add_test(tc, siphash_matches_openssl);
 	suite_add_tcase(s, tc);

@@ -78,6 +78,7 @@ deliver_new(struct event_base *base, const struct deliver_conf *conf,
 	d->stats = stats;
 	d->budget = budget;
 	d->clock = clock;
+	d->keep_dead = 1;
 	TAILQ_INIT(&d->parts);
 	TAILQ_INIT(&d->dead);
 	return d;
@@ -181,6 +182,9 @@ delivery_unlink(struct delivery *dl)
 		dl->hreq = NULL;
 	}
 	evtimer_del(dl->retry);
+	if (dl->state == DL_LOOSE)
+		return;
+	dl->state = DL_LOOSE;
 	if (p == NULL) {
 		TAILQ_REMOVE(&d->dead, dl, entry);
 		d->ndead--;
@@ -210,6 +214,7 @@ delivery_free(struct delivery *dl)
 	free(dl->body);
 	for (i = 0; i < HDR_MAX; i++)
 		free(dl->hdr[i]);
+	free(dl->key);
 	free(dl->participant);
 	free(dl->url);
 	free(dl->action);
@@ -229,7 +234,17 @@ deliver_free(struct deliver *d)
 		return;
 	while ((p = TAILQ_FIRST(&d->parts)) != NULL) {
 		while ((dl = TAILQ_FIRST(&p->q)) != NULL) {
-			if (dl->state != DL_PREPARED)
+			if (dl->state == DL_PREPARED)
+				;	/* no body: nothing was ACKed */
+			else if (d->report != NULL && !d->keep_dead)
+				log_info("delivery: %s to %s for %s "
+				    "(message_id %s, transaction_id %s, "
+				    "Idempotency-Key %s) not delivered yet; "
+				    "kept in the journal, delivered at the "
+				    "next start", dl->action, dl->url,
+				    dl->participant, DL_S(dl->message_id),
+				    DL_S(dl->transaction_id), dl->key);
+			else
 				log_warn("delivery: %s to %s for %s "
 				    "(message_id %s, transaction_id %s, "
 				    "Idempotency-Key %s) not delivered at "
@@ -330,20 +345,25 @@ make_headers(struct delivery *dl)
 	dl->hdrv[n] = NULL;
 }
 
-/* A key unique in this process when the CSPRNG fails (it should not). */
-static void
-make_key(char key[BECKN_UUID_SIZE])
+/*
+ * A new key, malloc'd: a UUID, or one unique in this process when the
+ * CSPRNG fails (it should not).
+ */
+static char *
+make_key(void)
 {
 	static uint64_t	 seq;
 	struct timespec	 ts;
+	char		*key = xmalloc(BECKN_UUID_SIZE);
 
 	if (beckn_uuid4(key) == 0)
-		return;
+		return key;
 	clock_gettime(CLOCK_REALTIME, &ts);
 	snprintf(key, BECKN_UUID_SIZE, "%016llx-%08llx-%05x",
 	    (unsigned long long)ts.tv_sec * 1000000000ULL +
 	    (unsigned long long)ts.tv_nsec, (unsigned long long)++seq,
 	    (unsigned)getpid() & 0xfffff);
+	return key;
 }
 
 static void
@@ -363,8 +383,29 @@ attempts_max(const struct deliver_conf *c)
 	return a;
 }
 
+void
+delivery_report(const struct delivery *dl, enum deliver_outcome outcome,
+    int status, const char *reason)
+{
+	struct deliver		*d = dl->d;
+	struct deliver_report	 r;
+
+	if (d->report == NULL)
+		return;
+	memset(&r, 0, sizeof(r));
+	r.id = dl->key;
+	r.participant = dl->participant;
+	r.action = dl->action;
+	r.outcome = outcome;
+	r.attempts = dl->attempts;
+	r.status = status;
+	r.reason = reason;
+	d->report(&r, d->report_arg);
+}
+
+/* An attempt failed (status: its HTTP status, 0 none): retry or park. */
 static void
-failed(struct delivery *dl, const char *why)
+failed(struct delivery *dl, int status, const char *why)
 {
 	struct deliver	*d = dl->d;
 	struct timeval	 tv;
@@ -376,7 +417,7 @@ failed(struct delivery *dl, const char *why)
 	if ((max > 0 && dl->attempts >= max) || (d->conf.max_age_ms > 0 &&
 	    clock_now_ms(d->clock) - dl->first_ms >= d->conf.max_age_ms)) {
 		delivery_unlink(dl);
-		dead_park(dl, why);
+		dead_park(dl, status, why);
 		return;
 	}
 	for (i = 1; i < dl->attempts && delay < d->conf.backoff_max_ms; i++)
@@ -392,6 +433,7 @@ failed(struct delivery *dl, const char *why)
 	    DL_S(dl->message_id), why, dl->attempts, (long long)delay,
 	    dl->participant, dl->key);
 	d->stats->retries++;
+	delivery_report(dl, DELIVER_RETRY, status, why);
 	dl->state = DL_WAITING;
 	tv.tv_sec = (time_t)(delay / 1000);
 	tv.tv_usec = (suseconds_t)((delay % 1000) * 1000);
@@ -411,7 +453,7 @@ done_cb(const struct http_client_response *resp, void *arg)
 		snprintf(why, sizeof(why), "%s (%s)",
 		    http_client_error_name(resp->error),
 		    resp->errstr != NULL ? resp->errstr : "");
-		failed(dl, why);
+		failed(dl, 0, why);
 		return;
 	}
 	if (st >= 200 && st <= 299) {
@@ -420,6 +462,7 @@ done_cb(const struct http_client_response *resp, void *arg)
 		    dl->url, dl->attempts, dl->attempts == 1 ? "" : "s",
 		    dl->participant);
 		d->stats->delivered++;
+		delivery_report(dl, DELIVER_DELIVERED, (int)st, NULL);
 		delivery_free(dl);
 		return;
 	}
@@ -430,6 +473,8 @@ done_cb(const struct http_client_response *resp, void *arg)
 		    "%ld", dl->action, dl->participant, DL_S(dl->message_id),
 		    DL_S(dl->transaction_id), dl->key, dl->url, st);
 		d->stats->refused++;
+		snprintf(why, sizeof(why), "HTTP %ld", st);
+		delivery_report(dl, DELIVER_REFUSED, (int)st, why);
 		delivery_free(dl);
 		return;
 	}
@@ -438,17 +483,42 @@ done_cb(const struct http_client_response *resp, void *arg)
 		    "followed, not delivered)", st);
 	else
 		snprintf(why, sizeof(why), "HTTP %ld", st);
-	failed(dl, why);
+	failed(dl, (int)st, why);
 }
 
 void
 delivery_attempt(struct delivery *dl)
 {
-	if (dl->attempts++ == 0)
+	if (!dl->aged) {
 		dl->first_ms = clock_now_ms(dl->d->clock);
+		dl->aged = 1;
+	}
+	dl->attempts++;
 	dl->state = DL_SENDING;
 	dl->hreq = http_client_post(dpart_http(dl->part), dl->url, dl->hdrv,
 	    dl->body, dl->len, dl->d->conf.timeout_ms, done_cb, dl);
+}
+
+/* A message for m's participant, in no list yet; key taken. */
+static struct delivery *
+delivery_new(struct deliver *d, const struct deliver_msg *m, char *key)
+{
+	struct delivery	*dl = xcalloc(1, sizeof(*dl));
+
+	dl->d = d;
+	dl->state = DL_PREPARED;
+	dl->participant = xstrdup(m->participant);
+	dl->url = webhook_url(m->webhook, m->action);
+	dl->action = xstrdup(m->action);
+	dl->sender = xstrdup(m->sender);
+	dl->message_id = m->message_id != NULL ? xstrdup(m->message_id) :
+	    NULL;
+	dl->transaction_id = m->transaction_id != NULL ?
+	    xstrdup(m->transaction_id) : NULL;
+	dl->key = key;
+	make_headers(dl);
+	dl->retry = timer_new(d->base, retry_cb, dl);
+	return dl;
 }
 
 struct delivery *
@@ -464,23 +534,47 @@ deliver_prepare(struct deliver *d, const struct deliver_msg *m)
 		d->stats->full++;
 		return NULL;
 	}
-	dl = xcalloc(1, sizeof(*dl));
-	dl->d = d;
-	dl->state = DL_PREPARED;
-	dl->participant = xstrdup(m->participant);
-	dl->url = webhook_url(m->webhook, m->action);
-	dl->action = xstrdup(m->action);
-	dl->sender = xstrdup(m->sender);
-	dl->message_id = m->message_id != NULL ? xstrdup(m->message_id) :
-	    NULL;
-	dl->transaction_id = m->transaction_id != NULL ?
-	    xstrdup(m->transaction_id) : NULL;
+	dl = delivery_new(d, m, make_key());
 	dl->held = m->len;
-	make_key(dl->key);
-	make_headers(dl);
-	dl->retry = timer_new(d->base, retry_cb, dl);
 	delivery_enqueue(p, dl);
 	return dl;
+}
+
+const char *
+deliver_id(const struct delivery *dl)
+{
+	return dl->key;
+}
+
+void
+deliver_restore(struct deliver *d, const struct deliver_msg *m,
+    const char *id, int attempts, char *body, size_t len)
+{
+	struct delivery	*dl;
+
+	dl = delivery_new(d, m, id != NULL ? xstrdup(id) : make_key());
+	/* Already ACKed: held whatever the limits (deliver.h). */
+	budget_force(d->budget, len);
+	dl->body = body != NULL ? body : xstrdup("");
+	dl->len = len;
+	dl->held = len;
+	dl->attempts = attempts > 0 ? attempts : 0;
+	dl->state = DL_SENDING;
+	log_debug("delivery: %s to %s for %s (message_id %s, Idempotency-Key "
+	    "%s) restored after %d attempt%s", dl->action, dl->url,
+	    dl->participant, DL_S(dl->message_id), dl->key, dl->attempts,
+	    dl->attempts == 1 ? "" : "s");
+	delivery_enqueue(dpart_get(d, m->participant), dl);
+}
+
+void
+deliver_set_reporter(struct deliver *d,
+    void (*cb)(const struct deliver_report *, void *), void *arg,
+    int keep_dead)
+{
+	d->report = cb;
+	d->report_arg = arg;
+	d->keep_dead = cb == NULL || keep_dead;
 }
 
 void

@@ -14,12 +14,14 @@
  *   X-Beckn-Action: <the action>
  *   X-Beckn-Message-Id: <context.message_id>		(when known)
  *   X-Beckn-Transaction-Id: <context.transaction_id>	(when known)
- *   Idempotency-Key: <a UUID made by deliver_prepare()>
+ *   Idempotency-Key: <a UUID made by deliver_prepare(), or the id
+ *                     given to deliver_restore()>
  *
  * The Idempotency-Key is the same on every attempt of one message, a
- * re-delivery of a dead letter included, and differs between messages: an
- * app that sees a key it already took (it answered after the timeout, or
- * its answer was lost) drops the duplicate.  A value holding a control
+ * re-delivery of a dead letter and a restore after a restart included
+ * (deliver_id() tells it, for the journal), and differs between messages:
+ * an app that sees a key it already took (it answered after the timeout,
+ * or its answer was lost) drops the duplicate.  A value holding a control
  * byte (CR, LF, ...) is never sent: that header is left out and logged.
  *
  * Answers (redirects are never followed):
@@ -42,15 +44,18 @@
  * a place.  At most dead_max dead letters and dead_bytes of their bodies
  * are kept, every participant together; past either the oldest are dropped
  * (logged, counted in dropped).  Dead letters live in memory only:
- * deliver_free() logs each one it frees.
+ * deliver_free() logs each one it frees.  With a journal (below,
+ * keep_dead 0) none is kept in memory: the journal keeps them.
  *
  * Per participant (struct deliver_msg.participant, compared byte-wise):
  *   - a queue of at most queue_size messages and queue_bytes body bytes
- *     (prepared, waiting or being sent; dead letters do not count).  Past
- *     either, deliver_prepare() returns NULL -- the caller answers 503 --
- *     and no other participant is affected.  A message larger than
- *     queue_bytes is still taken when its participant holds nothing, so
- *     that it is not refused forever.
+ *     (prepared, waiting or being sent, restored ones included; dead
+ *     letters do not count).  Past either, deliver_prepare() returns NULL
+ *     -- the caller answers 503 -- and no other participant is affected.
+ *     A message larger than queue_bytes is still taken when its
+ *     participant holds nothing, so that it is not refused forever.
+ *     deliver_restore() is never refused: it may take a queue past its
+ *     limits, and new messages are refused until it is back under.
  *   - a slice of connections: its own HTTP client (own libcurl multi and
  *     connection cache) running at most max_inflight attempts at once,
  *     the others waiting in its FIFO.  A slow webhook holds its own
@@ -80,16 +85,51 @@
  * deliver_free().  A dead letter keeps its charge (its body is still
  * held), and so does its re-delivery.  deliver_prepare() and
  * deliver_cancel() neither take nor give: no body was handed over.
+ * deliver_restore() charges len bytes itself, whatever the budget's max
+ * (budget_force(): the budget may go over it, and new takes are refused
+ * until it is back under), and the queue gives them back the same way.
+ *
+ * The journal (the durable store; see store/store.h).  A message is ACKed
+ * once the journal holds it, so a restart must not lose it:
+ *
+ *   deliver_id()       the Idempotency-Key of a prepared message, to be
+ *                      recorded with it
+ *   deliver_restore()  at start-up, each message the journal holds as
+ *                      not delivered yet (and later each dead letter an
+ *                      operator queued again): queued at once and sent,
+ *                      with its own Idempotency-Key, whatever the queue
+ *                      limits -- it was ACKed already.  Its attempts so
+ *                      far count toward max_attempts (a message restored
+ *                      at or past the limit is still tried once); max_age
+ *                      counts from its first attempt after the restore.
+ *   deliver_set_reporter()  the outcome of every attempt, for the
+ *                      journal: RETRY (failed, tried again later),
+ *                      DELIVERED (2xx), REFUSED (final 4xx), DEAD (given
+ *                      up: max_attempts or max_age).  With keep_dead 0 a
+ *                      dead letter is reported, logged ("kept in the
+ *                      journal") and counted in dead, then freed with its
+ *                      budget charge: deliver_dead_count() stays 0 and
+ *                      deliver_redeliver() has nothing to find -- the
+ *                      operator requeues it in the journal, which hands it
+ *                      to deliver_restore().  deliver_free() then logs the
+ *                      messages not delivered yet as kept in the journal,
+ *                      to be delivered at the next start.
+ *
+ * No report is made for a message cancelled, freed by deliver_free(), or
+ * a dead letter dropped over the caps or queued again by
+ * deliver_redeliver() (keep_dead 1).
  *
  * Time: max_age is measured on the clock given to deliver_new() (NULL:
  * the real one); backoff delays and attempt timeouts on the event loop.
  *
- * Ownership: the queue owns each message from deliver_prepare() until it
- * ends (delivered, refused, a dead letter dropped, cancelled or
- * deliver_free()); the caller's pointer is valid until deliver_start() or
- * deliver_cancel() returns and must not be used after.  The stats, budget
- * and clock are borrowed and must outlive the queue.  Strings in a struct
- * deliver_msg and struct deliver_conf are copied.
+ * Ownership: the queue owns each message from deliver_prepare() (or
+ * deliver_restore()) until it ends (delivered, refused, a dead letter
+ * dropped or freed, cancelled or deliver_free()); the caller's pointer is
+ * valid until deliver_start() or deliver_cancel() returns and must not be
+ * used after, nor the string deliver_id() returned: copy it.  The stats,
+ * budget and clock are borrowed and must outlive the queue.  Strings in a
+ * struct deliver_msg and struct deliver_conf, and restore's id, are
+ * copied.
  */
 #ifndef BECKND_DELIVER_H
 #define BECKND_DELIVER_H
@@ -161,9 +201,56 @@ void		 deliver_reconfigure(struct deliver *,
 void		 deliver_free(struct deliver *);
 
 struct delivery	*deliver_prepare(struct deliver *, const struct deliver_msg *);
+/*
+ * The Idempotency-Key every attempt of a prepared message carries.  Valid
+ * until deliver_start() or deliver_cancel() is called: copy it.
+ */
+const char	*deliver_id(const struct delivery *);
 /* body: malloc'd, now the queue's; NULL only when len is 0. */
 void		 deliver_start(struct delivery *, char *body, size_t len);
 void		 deliver_cancel(struct delivery *);	/* NULL: nothing */
+
+/*
+ * A message the journal kept (see above): queued and sent at once with
+ * Idempotency-Key id (copied; NULL: a new one, as deliver_prepare()
+ * makes), whatever the queue limits.  m->len is ignored: body is len
+ * bytes, malloc'd, now the queue's (NULL only when len is 0), and len
+ * bytes are charged to the budget here, unconditionally.  attempts: the
+ * attempts made before (0 for a dead letter queued again; < 0 is 0).
+ */
+void		 deliver_restore(struct deliver *, const struct deliver_msg *,
+		    const char *id, int attempts, char *body, size_t len);
+
+enum deliver_outcome {
+	DELIVER_RETRY,		/* the attempt failed; tried again later */
+	DELIVER_DELIVERED,	/* 2xx */
+	DELIVER_REFUSED,	/* final 4xx: the app said no */
+	DELIVER_DEAD,		/* given up: a dead letter */
+};
+
+/* One attempt's outcome; every pointer valid during the callback only. */
+struct deliver_report {
+	const char		*id;		/* the Idempotency-Key */
+	const char		*participant;
+	const char		*action;
+	enum deliver_outcome	 outcome;
+	int			 attempts;	/* so far, restored included */
+	int			 status;	/* the HTTP status; 0: none */
+	const char		*reason;	/* failure; NULL: DELIVERED */
+};
+
+/*
+ * cb (NULL: no reports, dead letters kept) is called on the loop after
+ * each attempt's outcome, before the message is retried, freed or parked
+ * (see above).  cb must not call back into this queue: no
+ * deliver_prepare(), _start(), _cancel(), _restore(), _redeliver() nor
+ * deliver_free() -- record the outcome, and act on it later.  keep_dead 0:
+ * a dead letter is reported and freed, not kept in memory.  Call it once,
+ * before the first message.
+ */
+void		 deliver_set_reporter(struct deliver *,
+		    void (*cb)(const struct deliver_report *, void *),
+		    void *arg, int keep_dead);
 
 /* Messages held by every participant: prepared, waiting or being sent
  * (dead letters are not pending). */

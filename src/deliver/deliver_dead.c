@@ -36,19 +36,25 @@ dead_trim(struct deliver *d)
 }
 
 void
-dead_park(struct delivery *dl, const char *why)
+dead_park(struct delivery *dl, int status, const char *why)
 {
 	struct deliver	*d = dl->d;
 
-	dl->state = DL_DEAD;
 	dl->dead_ms = clock_now_ms(d->clock);
 	log_error("delivery: %s to %s for %s (message_id %s, transaction_id "
-	    "%s, Idempotency-Key %s) dead-lettered after %d attempt%s in "
+	    "%s, Idempotency-Key %s) dead-lettered%s after %d attempt%s in "
 	    "%lld s: %s", dl->action, dl->url, dl->participant,
 	    DL_S(dl->message_id), DL_S(dl->transaction_id), dl->key,
+	    d->keep_dead ? "" : " (kept in the journal)",
 	    dl->attempts, dl->attempts == 1 ? "" : "s",
 	    (long long)((dl->dead_ms - dl->first_ms) / 1000), why);
 	d->stats->dead++;
+	delivery_report(dl, DELIVER_DEAD, status, why);
+	if (!d->keep_dead) {
+		delivery_free(dl);	/* DL_LOOSE: in no list */
+		return;
+	}
+	dl->state = DL_DEAD;
 	TAILQ_INSERT_TAIL(&d->dead, dl, entry);
 	d->ndead++;
 	d->dead_bytes += dl->len;
@@ -61,10 +67,20 @@ dead_free_all(struct deliver *d)
 	struct delivery	*dl;
 
 	while ((dl = TAILQ_FIRST(&d->dead)) != NULL) {
-		log_warn("delivery: dead letter %s to %s for %s (message_id "
-		    "%s, transaction_id %s, Idempotency-Key %s) lost at exit",
-		    dl->action, dl->url, dl->participant,
-		    DL_S(dl->message_id), DL_S(dl->transaction_id), dl->key);
+		/* Reported dead: the journal has it (deliver.h). */
+		if (d->report != NULL)
+			log_info("delivery: dead letter %s to %s for %s "
+			    "(message_id %s, transaction_id %s, "
+			    "Idempotency-Key %s) freed at exit; kept in the "
+			    "journal", dl->action, dl->url, dl->participant,
+			    DL_S(dl->message_id), DL_S(dl->transaction_id),
+			    dl->key);
+		else
+			log_warn("delivery: dead letter %s to %s for %s "
+			    "(message_id %s, transaction_id %s, "
+			    "Idempotency-Key %s) lost at exit", dl->action,
+			    dl->url, dl->participant, DL_S(dl->message_id),
+			    DL_S(dl->transaction_id), dl->key);
 		delivery_free(dl);
 	}
 }
@@ -129,6 +145,7 @@ deliver_redeliver(struct deliver *d, const char *id)
 	    dl->key, dl->attempts, dl->attempts == 1 ? "" : "s");
 	d->stats->redelivered++;
 	dl->attempts = 0;
+	dl->aged = 0;
 	dl->first_ms = 0;
 	dl->dead_ms = 0;
 	dl->why[0] = '\0';

@@ -6,8 +6,10 @@
  * A message (struct delivery) is in exactly one list: its participant's
  * queue (part != NULL; counted in part->n and part->bytes) or the dead
  * letters (part == NULL, state DL_DEAD; counted in d->ndead and
- * d->dead_bytes).  Its body, once handed over, holds a charge of len bytes
- * on d->budget until delivery_free().
+ * d->dead_bytes) -- or, between delivery_unlink() and its next home or
+ * delivery_free(), in none (state DL_LOOSE).  Its body, once handed over
+ * (or restored), holds a charge of len bytes on d->budget until
+ * delivery_free().
  */
 #ifndef BECKND_DELIVER_INT_H
 #define BECKND_DELIVER_INT_H
@@ -25,6 +27,7 @@ enum dl_state {
 	DL_SENDING,	/* an attempt is in flight (or in the slice's FIFO) */
 	DL_WAITING,	/* retry timer armed */
 	DL_DEAD,	/* a dead letter */
+	DL_LOOSE,	/* in no list: unlinked, not yet parked or freed */
 };
 
 /* Header lines of one message, built once: see deliver.h. */
@@ -44,14 +47,15 @@ struct delivery {
 	char			*sender;
 	char			*message_id;	/* NULL: unknown */
 	char			*transaction_id; /* NULL: unknown */
-	char			 key[BECKN_UUID_SIZE];	/* Idempotency-Key */
+	char			*key;		/* Idempotency-Key */
 	char			*hdr[HDR_MAX];	/* owned; NULL: left out */
 	const char		*hdrv[HDR_MAX + 1];	/* the set ones */
 	char			*body;		/* NULL until deliver_start() */
 	size_t			 len;		/* charged on d->budget */
 	size_t			 held;		/* counted in part->bytes */
-	int			 attempts;
-	int64_t			 first_ms;	/* clock; 0: not yet */
+	int			 attempts;	/* restored ones included */
+	int			 aged;		/* first_ms is set */
+	int64_t			 first_ms;	/* clock: first attempt */
 	int64_t			 dead_ms;
 	char			 why[256];	/* the last failure */
 	struct event		*retry;
@@ -86,6 +90,11 @@ struct deliver {
 	struct dlq		 dead;		/* oldest first */
 	size_t			 ndead;
 	size_t			 dead_bytes;
+	/* deliver_set_reporter(); report NULL: none */
+	void			(*report)(const struct deliver_report *,
+				    void *);
+	void			*report_arg;
+	int			 keep_dead;	/* 0 only with report */
 };
 
 /* "-" for a NULL id, in logs. */
@@ -100,9 +109,16 @@ void		 delivery_unlink(struct delivery *);
 /* Unlinked, cancelled, the body's charge given back, freed. */
 void		 delivery_free(struct delivery *);
 void		 delivery_attempt(struct delivery *);
+/* To the reporter, if any; status 0: no answer, reason NULL: success. */
+void		 delivery_report(const struct delivery *, enum deliver_outcome,
+		    int status, const char *reason);
 
-/* deliver_dead.c: park dl (unlinked) as a dead letter, then the caps. */
-void		 dead_park(struct delivery *, const char *why);
+/*
+ * deliver_dead.c: dl (unlinked) failed for good (status: HTTP, 0 none):
+ * reported, then parked as a dead letter and the caps applied, or freed
+ * when the journal keeps dead letters (keep_dead 0).
+ */
+void		 dead_park(struct delivery *, int status, const char *why);
 /* Drop the oldest dead letters while over the caps. */
 void		 dead_trim(struct deliver *);
 void		 dead_free_all(struct deliver *);

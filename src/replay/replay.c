@@ -329,7 +329,33 @@ heap_down(struct replay *r, size_t pos)
 	heap_put(r, pos, n);
 }
 
+/* Take the node at pos out of the heap (count is one less after). */
+static void
+heap_remove(struct replay *r, size_t pos)
+{
+	if (--r->count == pos)
+		return;
+	heap_put(r, pos, r->heap[r->count]);
+	if (pos > 0 && r->heap[(pos - 1) / 2].expires > r->heap[pos].expires)
+		heap_up(r, pos);
+	else
+		heap_down(r, pos);
+}
+
 /* Entries. */
+
+/* Forget entry idx: out of the index, the heap and its owner's count. */
+static void
+entry_del(struct replay *r, uint32_t idx)
+{
+	struct entry	*e = &r->ent[idx];
+
+	ix_delete(&r->ix, idx);
+	owner_drop(r, e->owner1);
+	heap_remove(r, e->hpos);
+	e->hpos = r->free1;
+	r->free1 = idx + 1;
+}
 
 /*
  * Free up to max expired entries, earliest first; stop early once owner
@@ -339,24 +365,13 @@ static size_t
 reclaim(struct replay *r, int64_t now, size_t max, uint32_t owner1,
     size_t target)
 {
-	struct entry	*e;
-	uint32_t	 idx;
 	size_t		 n;
 
 	for (n = 0; n < max && r->count > 0 && r->heap[0].expires <= now;
 	    n++) {
 		if (owner1 != 0 && r->own[owner1 - 1].count <= target)
 			break;
-		idx = r->heap[0].idx;
-		e = &r->ent[idx];
-		ix_delete(&r->ix, idx);
-		owner_drop(r, e->owner1);
-		if (--r->count > 0) {
-			r->heap[0] = r->heap[r->count];
-			heap_down(r, 0);
-		}
-		e->hpos = r->free1;
-		r->free1 = idx + 1;
+		entry_del(r, r->heap[0].idx);
 	}
 	return n;
 }
@@ -690,4 +705,26 @@ replay_commit(struct replay *r, const void *owner, size_t ownerlen,
 	if (pl != stack)
 		free(pl);
 	return res;
+}
+
+void
+replay_release(struct replay *r, const void *owner, size_t ownerlen,
+    const struct replay_key *keys, size_t n)
+{
+	struct digest	 d;
+	uint32_t	 e1, owner1 = 0;
+	size_t		 i;
+
+	if (owner != NULL && ownerlen > 0) {
+		owner_digest(r, owner, ownerlen, &d);
+		/* An owner unknown holds no entry: nothing of it to undo. */
+		if ((owner1 = owner_find(r, &d)) == 0)
+			return;
+	}
+	for (i = 0; i < n; i++) {
+		siphash24_128(&r->key, keys[i].key, keys[i].len, d.h);
+		if ((e1 = ix_find(&r->ix, &d)) != 0 &&
+		    r->ent[e1 - 1].owner1 == owner1)
+			entry_del(r, e1 - 1);
+	}
 }

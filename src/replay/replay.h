@@ -11,9 +11,14 @@
  *                    NEW means nothing was recorded, and the message must
  *                    be refused (the keys may have become live between
  *                    check and commit, e.g. a concurrent copy that was
- *                    ACKed while this one waited on the registry).  There
- *                    is no undo: commit after every other reason to refuse
- *                    and before the message is handed on for delivery.
+ *                    ACKed while this one waited on the registry).
+ *                    Commit after every other reason to refuse and before
+ *                    the message is handed on for delivery;
+ *   replay_release() undoes a commit that answered NEW, for one reason
+ *                    only: the durable store failed to record the
+ *                    message, so it is refused after all (503) and its
+ *                    sender's retry must get in.  With exactly the owner
+ *                    and keys of that commit; it is no general "forget".
  *
  * What the daemon records per accepted message (the keys include the
  * receiving participant, so one gateway search reaches two participants
@@ -41,11 +46,12 @@
  * Entries: an entry is live while now < expires_at_ms.  A key whose
  * expires_at_ms <= now is not recorded and needs no room (it could not
  * be seen later anyway), though it is still looked up for SEEN; a commit
- * that records nothing is never FULL or QUOTA.  A key that matches an expired entry not yet
- * reclaimed re-arms that entry (new expiry, new owner) instead of taking
- * a new one.  A key repeated within one commit is recorded once, with
- * the latest of its expiries.  An entry counts against its owner's quota
- * and the table's max_entries from commit until it is reclaimed.
+ * that records nothing is never FULL or QUOTA.  A key that matches an
+ * expired entry not yet reclaimed re-arms that entry (new expiry, new
+ * owner) instead of taking a new one.  A key repeated within one commit
+ * is recorded once, with the latest of its expiries.  An entry counts
+ * against its owner's quota and the table's max_entries from commit until
+ * it is reclaimed (or released: replay_release()).
  *
  * Reclamation is lazy: each check or commit frees a few expired entries,
  * earliest expiry first, so there is never an O(n) sweep.  A commit that
@@ -142,6 +148,21 @@ enum replay_result	 replay_check(struct replay *, const void *key,
  * or ownerlen 0: no owner, no quota.  n 0 answers NEW.
  */
 enum replay_result	 replay_commit(struct replay *, const void *owner,
+			    size_t ownerlen, const struct replay_key *keys,
+			    size_t n);
+
+/*
+ * Undo replay_commit(r, owner, ownerlen, keys, n) that answered NEW: each
+ * key's entry held by that owner (owner NULL or ownerlen 0: by no owner)
+ * is forgotten at once, live or not: out of the table, its owner's count
+ * and quota given back, so that the same message committed again is NEW.
+ * A key with no entry, or whose entry another owner holds, is ignored;
+ * no other entry is touched.  Call it when the store's failure comes
+ * back, before the keys expire: an entry that expired meanwhile and was
+ * re-armed for the same owner by a later commit would be forgotten too.
+ * O(log n) per key.
+ */
+void			 replay_release(struct replay *, const void *owner,
 			    size_t ownerlen, const struct replay_key *keys,
 			    size_t n);
 

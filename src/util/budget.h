@@ -28,6 +28,13 @@ void	budget_init(struct budget *, size_t max);
 void	budget_set_max(struct budget *, size_t max);
 /* 0 and n bytes charged, or -1 when used + n would pass max. */
 int	budget_take(struct budget *, size_t n);
+/*
+ * n bytes charged whatever max: for bytes that must be held anyway (a
+ * message already ACKed, restored from the journal).  used may pass max;
+ * takes are then refused until enough is given back.  Not counted in
+ * refused.
+ */
+void	budget_force(struct budget *, size_t n);
 void	budget_give(struct budget *, size_t n);
 
 #endif
