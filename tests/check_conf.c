@@ -329,6 +329,8 @@ range_end(const char *w, size_t len, int is_dur)
 		v <<= 20;
 	else if (strcmp(end, "GiB") == 0)
 		v <<= 30;
+	else if (strcmp(end, "TiB") == 0)
+		v <<= 40;
 	else
 		ck_assert_str_eq(end, "");
 	return v;

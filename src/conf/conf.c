@@ -97,7 +97,7 @@ static const struct conf_key conf_keys[] = {
 	C("store.bodies", CK_STR, store_bodies, 0),
 	{ "store.retention", CK_DURATION, SCOPE_CONF, CKF_OFF,
 	    offsetof(struct conf, store_retention_ms), 1 * HOUR, 3650 * DAY },
-	CN("store.max_size", CK_SIZE, store_max_size, 0, 1LL << 50),
+	CN("store.max_size", CK_SIZE, store_max_size, 0, 64LL << 40),
 	C("registry.url", CK_STR, registry.url, 0),
 	C("registry.file", CK_PATH, registry.file, 0),
 	CN("registry.cache_ttl", CK_DURATION, registry.cache_ttl_ms,
@@ -293,7 +293,9 @@ fmt_duration(long long ms, char *buf, size_t len)
 static void
 fmt_size(long long v, char *buf, size_t len)
 {
-	if (v != 0 && v % (1LL << 30) == 0)
+	if (v != 0 && v % (1LL << 40) == 0)
+		snprintf(buf, len, "%lldTiB", v >> 40);
+	else if (v != 0 && v % (1LL << 30) == 0)
 		snprintf(buf, len, "%lldGiB", v >> 30);
 	else if (v != 0 && v % (1LL << 20) == 0)
 		snprintf(buf, len, "%lldMiB", v >> 20);
@@ -557,6 +559,8 @@ parse_size(const char *s, long long *out)
 		mult = 1LL << 20;
 	else if (*end == 'g' || *end == 'G')
 		mult = 1LL << 30;
+	else if (*end == 't' || *end == 'T')
+		mult = 1LL << 40;
 	if (mult != 1) {
 		end++;
 		if (strcmp(end, "iB") == 0 || strcmp(end, "B") == 0)

@@ -865,7 +865,9 @@ store_delivery(struct store *s, const char *delivery_id, const char *state,
 	u->last_error = pack_str(&p, last_error);
 	u->attempts = attempts;
 	u->at_ms = at_ms;
-	u->clear_body = final && s->bodies == STORE_BODIES_NONE;
+	/* A dead or refused letter keeps its body: it may be sent again. */
+	u->clear_body = s->bodies == STORE_BODIES_NONE &&
+	    strcmp(state, "delivered") == 0;
 	enqueue(s, op);
 }
 
@@ -1010,6 +1012,29 @@ bad:
 	return NULL;
 }
 
+/* The folder of path exists and this process may create files in it. */
+static int
+folder_writable(const char *path, char *err, size_t errlen)
+{
+	char		*dir;
+	const char	*slash = strrchr(path, '/');
+	int		 rc = 0;
+
+	if (slash == NULL)
+		dir = xstrdup(".");
+	else if (slash == path)
+		dir = xstrdup("/");
+	else
+		dir = xstrndup(path, (size_t)(slash - path));
+	if (access(dir, W_OK | X_OK) == -1) {
+		snprintf(err, errlen, "%s: cannot be created: %s: %s", path,
+		    dir, strerror(errno));
+		rc = -1;
+	}
+	free(dir);
+	return rc;
+}
+
 int
 store_check(const struct store_conf *conf, char *err, size_t errlen)
 {
@@ -1017,6 +1042,14 @@ store_check(const struct store_conf *conf, char *err, size_t errlen)
 	long long	 v;
 	int		 rc = -1;
 
+	/* A missing file is not created by a check: its folder must be
+	 * there and writable. */
+	if (access(conf->path, F_OK) == -1) {
+		if (errno == ENOENT)
+			return folder_writable(conf->path, err, errlen);
+		snprintf(err, errlen, "%s: %s", conf->path, strerror(errno));
+		return -1;
+	}
 	if ((s = store_open(conf, err, errlen)) == NULL)
 		return -1;
 	if (sqlite3_db_readonly(s->db, "main") == 1) {

@@ -33,8 +33,8 @@
  *
  * Bodies.  A message's body is stored when bodies is ALL, or while it has
  * a delivery (delivery_id set: the outbox needs it until it is
- * delivered).  Under NONE, store_delivery() of a final state (delivered,
- * refused, dead) clears it.  A body of 0 bytes is stored as such; body
+ * delivered).  Under NONE, store_delivery() of "delivered" clears it; a
+ * dead or refused letter keeps it, so that it can be sent again.  A body of 0 bytes is stored as such; body
  * NULL (no delivery) as NULL.
  *
  * Also on the writer thread:
@@ -111,9 +111,10 @@ struct store_conf {
 struct store	*store_open(const struct store_conf *, char *err,
 		    size_t errlen);
 /*
- * becknd -t: store_open() (which creates a missing file), then a write
- * transaction on the file, rolled back, and close.  0, or -1 and err
- * "PATH: reason" (cannot create or write it, foreign, corrupt, newer).
+ * becknd -t: an existing file is opened as store_open() does, then a
+ * write transaction on it is rolled back; a missing file is not created,
+ * its folder must exist and be writable.  0, or -1 and err "PATH:
+ * reason" (cannot create or write it, foreign, corrupt, newer).
  */
 int		 store_check(const struct store_conf *, char *err,
 		    size_t errlen);
