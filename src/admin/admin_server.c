@@ -656,6 +656,11 @@ handle(struct http_request *req, void *arg)
 		    NULL);
 		return;
 	}
+	if (as->store_path == NULL) {
+		reply_error(req, 404, "store: off: there is no journal to "
+		    "show (set store.path)", NULL);
+		return;
+	}
 	j = xcalloc(1, sizeof(*j));
 	j->kind = r->kind;
 	if (seg != NULL && (j->id = segment_decode(seg, seglen)) == NULL) {
@@ -742,7 +747,7 @@ admin_server_new(struct event_base *base, const char *hostport,
 
 	as = xcalloc(1, sizeof(*as));
 	as->wake[0] = as->wake[1] = -1;
-	as->store_path = xstrdup(store_path);
+	as->store_path = store_path != NULL ? xstrdup(store_path) : NULL;
 	as->queries_max = QUERIES_MAX;
 	as->export_max = EXPORT_MAX;
 	TAILQ_INIT(&as->queue);

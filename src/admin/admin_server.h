@@ -55,7 +55,8 @@ struct admin_server;
 /*
  * Listen on hostport ("host:port"; port 0: any free port), serving the
  * store at store_path (read by path: the file need not exist yet, its
- * queries are 500 until it does).  token NULL: none.  NULL and a reason
+ * queries are 500 until it does; NULL: store off, every /api/ route is
+ * 404 saying so).  token NULL: none.  NULL and a reason
  * in err.
  */
 struct admin_server	*admin_server_new(struct event_base *,
