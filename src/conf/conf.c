@@ -1326,6 +1326,7 @@ conf_free(struct conf *c)
 	registry_conf_clear(&c->registry);
 	free_list(c->schemas, c->nschemas);
 	free(c->schema_formats);
+	free(c->store_path);
 	free(c);
 }
 

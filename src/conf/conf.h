@@ -97,6 +97,8 @@ struct conf {
 
 	enum log_level	 log_level;
 
+	char		*store_path;	/* store.path; NULL: store off */
+
 	struct conf_participant *participants;
 	size_t		 nparticipants;
 
