@@ -52,6 +52,13 @@ static const struct subcommand {
 	  "      registry (registry.file, or FILE): one SUBSCRIBED record per\n"
 	  "      participant and domain with its public key, valid for a year\n"
 	  "      by default.\n" },
+	{ "journal", cli_journal,
+	  "journal list|show|export|redeliver|verification-logs\n"
+	  "        (-c CONFIG | --store PATH) [options]\n"
+	  "      Read the message journal (the store file): list messages,\n"
+	  "      show a transaction's timeline, export CSV or JSON lines,\n"
+	  "      redeliver a dead letter, write ONEST verification logs.\n"
+	  "      See becknd journal --help.\n" },
 };
 
 #define NSUBCOMMANDS (sizeof(subcommands) / sizeof(subcommands[0]))

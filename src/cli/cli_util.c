@@ -56,3 +56,76 @@ cli_parse_int64(const char *s, long long *out)
 	*out = v;
 	return 0;
 }
+
+static int
+indent(FILE *f, int depth)
+{
+	if (putc('\n', f) == EOF)
+		return -1;
+	for (; depth > 0; depth--)
+		if (fputs("  ", f) == EOF)
+			return -1;
+	return 0;
+}
+
+int
+cli_json_pretty(FILE *f, const char *s, size_t len)
+{
+	size_t	 i, j;
+	int	 depth = 0, instr = 0, esc = 0, rc = 0;
+	char	 c;
+
+	for (i = 0; i < len && rc == 0; i++) {
+		c = s[i];
+		if (instr) {
+			if (esc)
+				esc = 0;
+			else if (c == '\\')
+				esc = 1;
+			else if (c == '"')
+				instr = 0;
+			rc = putc(c, f) == EOF ? -1 : 0;
+			continue;
+		}
+		switch (c) {
+		case ' ':
+		case '\t':
+		case '\n':
+		case '\r':
+			break;
+		case '{':
+		case '[':
+			rc = putc(c, f) == EOF ? -1 : 0;
+			for (j = i + 1; j < len && strchr(" \t\r\n", s[j]) !=
+			    NULL && s[j] != '\0'; j++)
+				;
+			if (j < len && s[j] == (c == '{' ? '}' : ']')) {
+				rc = putc(s[j], f) == EOF ? -1 : 0;
+				i = j;
+			} else
+				rc = indent(f, ++depth);
+			break;
+		case '}':
+		case ']':
+			if ((rc = indent(f, --depth)) == 0)
+				rc = putc(c, f) == EOF ? -1 : 0;
+			break;
+		case ',':
+			if ((rc = putc(c, f) == EOF ? -1 : 0) == 0)
+				rc = indent(f, depth);
+			break;
+		case ':':
+			rc = fputs(": ", f) == EOF ? -1 : 0;
+			break;
+		case '"':
+			instr = 1;
+			/* FALLTHROUGH */
+		default:
+			rc = putc(c, f) == EOF ? -1 : 0;
+			break;
+		}
+	}
+	if (rc == 0 && putc('\n', f) == EOF)
+		rc = -1;
+	return rc;
+}

@@ -23,6 +23,7 @@
 
 #include <event2/event.h>
 
+#include "admin/admin_server.h"
 #include "http/http_server.h"
 #include "lookup/lookup_server.h"
 #include "net/http_client.h"
@@ -253,6 +254,19 @@ proxy_new(struct event_base *base, struct conf *c, const struct clock *clock,
 		log_info("listening: registry %s (port %d)",
 		    c->listen_registry, lookup_server_port(px->lookup_srv));
 	}
+	if (c->listen_admin != NULL) {
+		if ((px->admin_srv = admin_server_new(base, c->listen_admin,
+		    c->admin_token, c->store_path, why, sizeof(why))) ==
+		    NULL) {
+			snprintf(err, errlen, "%s: listen.admin: %s", c->file,
+			    why);
+			goto fail;
+		}
+		log_info("listening: admin %s (port %d)%s", c->listen_admin,
+		    admin_server_port(px->admin_srv), c->store_path == NULL ?
+		    "; store: off, so the journal API has nothing to show" :
+		    "");
+	}
 	if (c->listen_network != NULL && (px->net_srv = listen_on(px, c,
 	    "network", c->listen_network, proxy_inbound, err, errlen)) ==
 	    NULL)
@@ -283,6 +297,7 @@ proxy_free(struct proxy *px)
 	proxy_outbound_abort_all(px);
 	gateway_abort_all(px);
 	lookup_server_free(px->lookup_srv);
+	admin_server_free(px->admin_srv);
 	http_server_free(px->net_srv);
 	http_server_free(px->client_srv);
 	sync_table_free(px->sync);
@@ -327,6 +342,8 @@ proxy_reload(struct proxy *px, struct conf *nc, char *err, size_t errlen)
 		http_server_reconfigure(px->client_srv, &hc);
 	if (px->lookup_srv != NULL)
 		lookup_server_reconfigure(px->lookup_srv, &hc);
+	if (px->admin_srv != NULL)
+		admin_server_set_token(px->admin_srv, nc->admin_token);
 	client_conf(px, nc, &px->peer_conf);
 	proxy_peers_reconfigure(px);
 	budget_set_max(&px->budget, nc->memory_max);
@@ -369,6 +386,12 @@ int
 proxy_client_port(const struct proxy *px)
 {
 	return px->client_srv != NULL ? http_server_port(px->client_srv) : -1;
+}
+
+int
+proxy_admin_port(const struct proxy *px)
+{
+	return px->admin_srv != NULL ? admin_server_port(px->admin_srv) : -1;
 }
 
 int

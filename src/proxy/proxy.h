@@ -56,6 +56,7 @@ int		 proxy_idle(const struct proxy *);
 int		 proxy_network_port(const struct proxy *);
 int		 proxy_client_port(const struct proxy *);
 int		 proxy_registry_port(const struct proxy *);
+int		 proxy_admin_port(const struct proxy *);
 /* Counters since start, for tests and the metrics to come. */
 struct proxy_counters {
 	uint64_t	 inbound_acked;

@@ -48,6 +48,7 @@ struct http_client;
 struct http_request;
 struct http_server;
 struct lookup_server;
+struct admin_server;
 struct registry;
 struct registry_record;
 struct replay;
@@ -139,6 +140,7 @@ struct proxy {
 	struct http_server	*net_srv;
 	struct http_server	*client_srv;
 	struct lookup_server	*lookup_srv;	/* listen.registry */
+	struct admin_server	*admin_srv;	/* listen.admin */
 	struct deliver		*deliver;
 	struct store		*store;		/* NULL: store: off */
 	size_t			 journal_replay_loaded;	/* at start */
