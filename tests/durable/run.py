@@ -1239,6 +1239,41 @@ def t_admin(ctx):
     check(sent[2][1]["message_id"] in mids_nack, "the replay is not "
           "journalled as NACK")
 
+    # Filters and pages: the same through both.
+    filters = [("status=NACK", ["--status", "NACK"]),
+               ("status=delivered", ["--status", "delivered"]),
+               ("action=select", ["--action", "select"]),
+               ("transaction=" + txn, ["--transaction", txn]),
+               ("limit=2", ["--limit", "2"])]
+    for q, args in filters:
+        fa = api_json(w, API_MESSAGES + "?" + q)
+        fc = ctx.journal_json(["list", "--json", J_STORE, w.store] + args)
+        eq(fa, fc, "GET %s?%s vs journal list --json %s" % (
+            API_MESSAGES, q, " ".join(args)))
+    eq(sorted(x["message_id"] for x in api_json(
+        w, API_MESSAGES + "?status=NACK")["messages"]),
+       sorted([cbad["message_id"], sent[2][1]["message_id"]]),
+       "message_ids of ?status=NACK")
+    paged, after, pages = [], None, 0
+    while pages < 20:
+        q = "?limit=2" + ("&after=%s" % after if after is not None else "")
+        pa = api_json(w, API_MESSAGES + q)
+        args = ["list", "--json", "--limit", "2", J_STORE, w.store]
+        if after is not None:
+            args += ["--after", str(after)]
+        eq(pa, ctx.journal_json(args), "page %d: API vs CLI" % pages)
+        paged += pa["messages"]
+        pages += 1
+        after = pa.get("next")
+        if after is None:
+            break
+    eq(paged, rows, "the pages of 2 put together vs one page of 1000")
+    comparisons.append("%d filters, %d pages of 2" % (len(filters), pages))
+    r = api(w, API_MESSAGES + "?limit=abc")
+    check(r.status == 400 and "limit" in r.body.decode("utf-8", "replace"),
+          "GET %s?limit=abc: %s (want 400 naming limit)", API_MESSAGES,
+          what(r))
+
     r = api(w, API_EXPORT + "?format=jsonl")
     check(r.status == 200, "GET %s?format=jsonl: %s", API_EXPORT, what(r))
     rc, out, err = ctx.journal(["export", "--format", "jsonl", J_STORE,
