@@ -1418,12 +1418,46 @@ def t_redeliver(ctx):
         time.sleep(0.2)
     eq([s.get("state") for s in states], ["delivered", "delivered"],
        "journal delivery states after the redelivery")
-    rc, out, err = ctx.journal(["redeliver", new_id(), J_STORE, w.store])
-    check(rc != 0, "journal redeliver of an unknown id: exit 0")
+    unknown_rc, out, err = ctx.journal(["redeliver", new_id(), J_STORE,
+                                        w.store])
+    check(unknown_rc != 0, "journal redeliver of an unknown id: exit 0")
+
+    # A dead letter stays parked across a restart; redelivered while the
+    # daemon is stopped, the next start delivers it.
+    app.status = 500
+    b3, c3, a3 = w.signed()
+    r = w.post(b3, a3)
+    check(is_ack(r), "third message: %s", what(r))
+    got = app.wait_for(bxlib.by_mid(c3["message_id"]), T)
+    eq(len(got), 1, "attempts of the third message")
+    key3 = got[0].header(H_IDEMPOTENCY)
+    deadline = time.monotonic() + T
+    while journal_delivery(ctx, w.store, c3["message_id"]).get("state") \
+            != "dead" and time.monotonic() < deadline:
+        time.sleep(0.2)
+    eq(w.d.stop(10 * SLOW), 0, "exit status after SIGTERM")
+    app.status = 200
+    w.start()
+    time.sleep(1.5 * SLOW)
+    eq(len(app.find(bxlib.by_mid(c3["message_id"]))), 1, "attempts of a "
+       "dead letter after a restart (it stays parked)")
+    eq(w.d.stop(10 * SLOW), 0, "exit status after SIGTERM")
+    rc, out, err = ctx.journal(["redeliver", c3["message_id"], J_STORE,
+                                w.store])
+    check(rc == 0, "journal redeliver while the daemon is stopped: exit %d:"
+          " %s%s", rc, out, err)
+    w.start()
+    got = app.wait_for(bxlib.by_mid(c3["message_id"]), T, count=2)
+    eq(len(got), 2, "deliveries of the dead letter redelivered while "
+       "stopped, after the next start")
+    eq(got[1].header(H_IDEMPOTENCY), key3, "its Idempotency-Key")
+    check(got[1].body == b3, "its body differs from the sent bytes")
     fig("redeliver: 2 dead letters (journal state dead, id = the failed "
         "attempt's Idempotency-Key); redelivered by delivery id in %.2f s "
         "and by message_id in %.2f s with the same key; journal state "
-        "delivered; unknown id exit %d", timings[0], timings[1], rc)
+        "delivered; unknown id exit %d; a dead letter stays parked across "
+        "a restart, and one redelivered while stopped goes at the next "
+        "start with its key", timings[0], timings[1], unknown_rc)
 
 
 # ============================================================================
