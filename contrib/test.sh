@@ -6,10 +6,11 @@
 #                    in-process and black-box tests)
 #   2. build/asan:   AddressSanitizer + UBSan build, `make check` again
 #   3. valgrind:     the unit suites under valgrind (no fork, leaks fatal),
-#                    then the black-box, abuse and durable-store suites
-#                    with every becknd under valgrind (the abuse suite's
-#                    load tests skip themselves there: RSS and latency
-#                    mean nothing)
+#                    then the black-box, journal, abuse and durable-store
+#                    suites with every becknd under valgrind (the abuse
+#                    suite's load tests skip themselves there: RSS and
+#                    latency mean nothing; the durable suite keeps its
+#                    counts and waits longer)
 #   4. distcheck:    the release tarball builds and passes on its own
 #
 # Set BECKND_QUICK=1 to run step 1 only.
@@ -64,40 +65,21 @@ if [ "${BECKND_QUICK:-0}" != 1 ]; then
 		fi
 	done
 
-	echo "== valgrind: black-box suite (every becknd under valgrind)"
-	if ! (cd build/check && env BECKND_BIN="$(pwd)/becknd" \
-	    BECKND_SRCDIR="$(pwd)/../.." \
-	    BECKND_SHARED="${BECKND_SHARED:-$(pwd)/../../../shared}" \
-	    BECKND_WRAPPER="valgrind -q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite" \
-	    python3 ../../tests/blackbox/run.py >blackbox.valgrind.log 2>&1); then
-		tail -40 build/check/blackbox.valgrind.log
-		echo "FAIL: black-box suite under valgrind"
-		status=1
-	fi
-	tail -1 build/check/blackbox.valgrind.log
-
-	echo "== valgrind: abuse suite (its load tests skip themselves)"
-	if ! (cd build/check && env BECKND_BIN="$(pwd)/becknd" \
-	    BECKND_SRCDIR="$(pwd)/../.." \
-	    BECKND_WRAPPER="valgrind -q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite" \
-	    python3 ../../tests/abuse/run.py >abuse.valgrind.log 2>&1); then
-		tail -40 build/check/abuse.valgrind.log
-		echo "FAIL: abuse suite under valgrind"
-		status=1
-	fi
-	tail -1 build/check/abuse.valgrind.log
-
-	echo "== valgrind: durable-store suite (same counts, longer waits)"
-	if ! (cd build/check && env BECKND_BIN="$(pwd)/becknd" \
-	    BECKND_SRCDIR="$(pwd)/../.." \
-	    BECKND_WRAPPER="valgrind -q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite" \
-	    python3 ../../tests/durable/run.py >durable.valgrind.log 2>&1); then
-		tail -40 build/check/durable.valgrind.log
-		echo "FAIL: durable-store suite under valgrind"
-		status=1
-	fi
-	tail -1 build/check/durable.valgrind.log
-
+	# The Python suites with every becknd they start under valgrind.
+	for suite in blackbox journal abuse durable; do
+		echo "== valgrind: $suite suite (every becknd under valgrind)"
+		if ! (cd build/check && env BECKND_BIN="$(pwd)/becknd" \
+		    BECKND_SRCDIR="$(pwd)/../.." \
+		    BECKND_SHARED="${BECKND_SHARED:-$(pwd)/../../../shared}" \
+		    BECKND_WRAPPER="valgrind -q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite" \
+		    python3 "../../tests/$suite/run.py" \
+		    >"$suite.valgrind.log" 2>&1); then
+			tail -40 "build/check/$suite.valgrind.log"
+			echo "FAIL: $suite suite under valgrind"
+			status=1
+		fi
+		tail -1 "build/check/$suite.valgrind.log"
+	done
 	echo "== distcheck"
 	(cd build/check && make -j"$jobs" distcheck \
 	    DISTCHECK_CONFIGURE_FLAGS=--enable-werror >distcheck.log 2>&1) || {

@@ -558,22 +558,24 @@ START_TEST(transactions_grouped)
 	/* Newest first by the last row: t2 (10), t3 (8), t1 (7); row 9
 	 * has no transaction. */
 	ck_assert_str_eq(js(o), "{\"transactions\":["
-	    "{\"transaction_id\":\"t2\",\"first\":\"2026-11-30T01:02:08.456Z\","
+	    "{\"transaction_id\":\"t2\",\"domain\":\"d2\","
+	    "\"participant\":\"bpp\",\"first\":\"2026-11-30T01:02:08.456Z\","
 	    "\"last\":\"2026-11-30T01:02:13.456Z\",\"messages\":3,"
-	    "\"nacks\":0,\"actions\":[\"search\",\"on_search\",\"status\"],"
-	    "\"domain\":\"d2\",\"participant\":\"bpp\",\"order_id\":null,"
-	    "\"state_code\":null,\"last_action\":\"status\"},"
-	    "{\"transaction_id\":\"t3\",\"first\":\"2026-11-30T01:02:11.456Z\","
+	    "\"actions\":[\"search\",\"on_search\",\"status\"],"
+	    "\"order_id\":null,\"state_code\":null,\"last_action\":\"status\","
+	    "\"nacks\":0},"
+	    "{\"transaction_id\":\"t3\",\"domain\":\"d1\","
+	    "\"participant\":\"bap\",\"first\":\"2026-11-30T01:02:11.456Z\","
 	    "\"last\":\"2026-11-30T01:02:11.456Z\",\"messages\":1,"
-	    "\"nacks\":0,\"actions\":[\"on_status\"],\"domain\":\"d1\","
-	    "\"participant\":\"bap\",\"order_id\":\"o1\","
-	    "\"state_code\":\"ACTIVE\",\"last_action\":\"on_status\"},"
-	    "{\"transaction_id\":\"t1\",\"first\":\"2026-11-30T01:02:04.456Z\","
+	    "\"actions\":[\"on_status\"],\"order_id\":\"o1\","
+	    "\"state_code\":\"ACTIVE\",\"last_action\":\"on_status\","
+	    "\"nacks\":0},"
+	    "{\"transaction_id\":\"t1\",\"domain\":\"d1\","
+	    "\"participant\":\"bap\",\"first\":\"2026-11-30T01:02:04.456Z\","
 	    "\"last\":\"2026-11-30T01:02:10.456Z\",\"messages\":5,"
-	    "\"nacks\":2,\"actions\":[\"search\",\"on_search\",\"on_search\","
-	    "\"select\",\"on_init\"],\"domain\":\"d1\","
-	    "\"participant\":\"bap\",\"order_id\":\"o1\",\"state_code\":null,"
-	    "\"last_action\":\"on_init\"}],\"next\":null}");
+	    "\"actions\":[\"search\",\"on_search\",\"on_search\",\"select\","
+	    "\"on_init\"],\"order_id\":\"o1\",\"state_code\":null,"
+	    "\"last_action\":\"on_init\",\"nacks\":2}],\"next\":null}");
 	json_object_put(o);
 
 	/* Pages: the cursor is the last row id of the last one shown. */
@@ -599,12 +601,11 @@ START_TEST(transactions_grouped)
 	o = store_query_transactions(r, &f, err, sizeof(err));
 	ck_assert_msg(o != NULL, "%s", err);
 	ck_assert_str_eq(js(json_object_object_get(o, "transactions")),
-	    "[{\"transaction_id\":\"t1\","
-	    "\"first\":\"2026-11-30T01:02:07.456Z\","
+	    "[{\"transaction_id\":\"t1\",\"domain\":\"d1\","
+	    "\"participant\":\"bap\",\"first\":\"2026-11-30T01:02:07.456Z\","
 	    "\"last\":\"2026-11-30T01:02:10.456Z\",\"messages\":2,"
-	    "\"nacks\":2,\"actions\":[\"select\",\"on_init\"],"
-	    "\"domain\":\"d1\",\"participant\":\"bap\",\"order_id\":\"o1\","
-	    "\"state_code\":null,\"last_action\":\"on_init\"}]");
+	    "\"actions\":[\"select\",\"on_init\"],\"order_id\":\"o1\","
+	    "\"state_code\":null,\"last_action\":\"on_init\",\"nacks\":2}]");
 	json_object_put(o);
 	f = (struct store_filter){ .transaction_id = "nope" };
 	o = store_query_transactions(r, &f, err, sizeof(err));

@@ -499,6 +499,11 @@ def curl_lines(net):
         "# the whole enrolment, every action",
         "python3 %s flow --all --adaptor %s --query solar" % (
             os.path.relpath(os.path.join(net.sandbox, "bap_client.py")), c),
+        "# what the BAP adaptor sent and received, and one transaction's",
+        "# timeline with its bodies",
+        "%s journal list -c %s" % (net.becknd, net.configs["bap"]),
+        "%s journal show -c %s TRANSACTION_ID" % (net.becknd,
+                                                  net.configs["bap"]),
     ]
 
 
@@ -611,6 +616,13 @@ def demo(a):
         say()
         say("== what the network logged, along the path of the messages")
         show_path(net)
+        say()
+        say("== the BAP adaptor's journal (becknd journal list -c bap.yaml;"
+            " `show ID` adds the bodies)")
+        rc, out, err = net.run_becknd(["journal", "list", "-c",
+                                       net.configs["bap"]])
+        for l in (out + err).rstrip("\n").split("\n"):
+            say("  " + l)
         if flow.returncode != 0:
             raise NetworkError("the flow failed (exit %d); logs in %s" % (
                 flow.returncode, os.path.join(net.workdir, "logs")))

@@ -237,8 +237,6 @@ proxy_new(struct event_base *base, struct conf *c, const struct clock *clock,
 	px->deliver = deliver_new(base, &dc, &px->stats.deliver, &px->budget,
 	    clock);
 	px->sync = sync_table_new(base);
-	if (journal_open(px, c, err, errlen) == -1)
-		goto fail;
 
 	if (c->listen_registry != NULL) {
 		server_conf(px, c, &hc);
@@ -279,6 +277,9 @@ proxy_new(struct event_base *base, struct conf *c, const struct clock *clock,
 	client_conf(px, c, &px->peer_conf);
 	deliver_conf(px, c, &dc);
 	deliver_reconfigure(px->deliver, &dc);
+	/* Last: the outbox it reloads is sent with the settings above. */
+	if (journal_open(px, c, err, errlen) == -1)
+		goto fail;
 	return px;
 fail:
 	/* The caller still owns c on failure. */

@@ -257,7 +257,7 @@ record(struct inbound *in, struct store_msg *m)
 	memset(m, 0, sizeof(*m));
 	m->direction = "in";
 	m->participant = in->p->subscriber_id;
-	m->role = beckn_role_name(in->p->role);
+	m->role = journal_role(in->p->role);
 	m->peer = in->sender;
 	m->action = in->action->name;
 	journal_ids(m, in->body);

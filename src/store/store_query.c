@@ -390,7 +390,7 @@ filter_check(const struct store_filter *f, int export, int *limit,
 	return -1;
 }
 
-/* The clause of f; after_col: compare after as "id > ?" (messages). */
+/* The clause of f; after: the cursor is "id > after" (messages). */
 static void
 where_build(struct where *w, const struct store_filter *f, int after)
 {
@@ -418,15 +418,14 @@ where_build(struct where *w, const struct store_filter *f, int after)
 		if (v != NULL)
 			where_add(w, eq[i].clause, v, 0);
 	}
-	if (f->status == NULL)
-		;
-	else if (strcmp(f->status, "ACK") == 0 ||
-	    strcmp(f->status, "NACK") == 0)
+	/* ACK, NACK: the answer; the others: the delivery. */
+	if (f->status != NULL && (strcmp(f->status, "ACK") == 0 ||
+	    strcmp(f->status, "NACK") == 0))
 		where_add(w, "ack = ?", f->status, 0);
-	else if (strcmp(f->status, "queued") == 0)
+	else if (f->status != NULL && strcmp(f->status, "queued") == 0)
 		where_add(w, "delivery_state IN ('queued', 'requeue')", NULL,
 		    0);
-	else
+	else if (f->status != NULL)
 		where_add(w, "delivery_state = ?", f->status, 0);
 	if (f->since_ms > 0)
 		where_add(w, "start_ms >= ?", NULL, f->since_ms);
@@ -643,13 +642,20 @@ store_query_transactions(struct store_reader *r,
 			more = 1;
 			break;
 		}
+		/* Every key in its place; txn_details() fills the nulls. */
 		t = json_object_new_object();
 		json_object_object_add(t, "transaction_id", col_str(st, 0));
+		json_object_object_add(t, "domain", NULL);
+		json_object_object_add(t, "participant", NULL);
 		store_time_format(sqlite3_column_int64(st, 3), ts);
 		json_object_object_add(t, "first", json_object_new_string(ts));
 		store_time_format(sqlite3_column_int64(st, 4), ts);
 		json_object_object_add(t, "last", json_object_new_string(ts));
 		json_object_object_add(t, "messages", col_int(st, 2));
+		json_object_object_add(t, "actions", NULL);
+		json_object_object_add(t, "order_id", NULL);
+		json_object_object_add(t, "state_code", NULL);
+		json_object_object_add(t, "last_action", NULL);
 		json_object_object_add(t, "nacks", col_int(st, 5));
 		json_object_array_add(list, t);
 		last = sqlite3_column_int64(st, 1);

@@ -33,6 +33,14 @@ WRAPPER_RC = next((int(m.group(1)) for m in
                    (re.match(r"--error-exitcode=(\d+)$", a) for a in WRAPPER)
                    if m), None)
 TIMEOUT = 60 if not WRAPPER else 300
+# Sanitizer and valgrind reports (as tests/blackbox/bxlib.py knows them).
+SANITIZER_RX = re.compile(
+    r"ERROR: AddressSanitizer|ERROR: LeakSanitizer|runtime error:|"
+    r"ERROR: UndefinedBehaviorSanitizer|"
+    r"^==\d+== (Invalid |Conditional jump|Use of uninitialised|"
+    r"Syscall param|Mismatched free|Source and destination overlap|"
+    r"\d[\d,]* bytes in \d[\d,]* blocks are definitely lost|"
+    r"Process terminating|ERROR SUMMARY: [1-9])", re.M)
 VERBOSE = "-v" in sys.argv
 ONLY = sys.argv[sys.argv.index("-k") + 1] if "-k" in sys.argv else None
 
@@ -104,9 +112,10 @@ def run(*args, rc=None):
     p = subprocess.run(WRAPPER + [BIN] + list(args), stdout=subprocess.PIPE,
                        stderr=subprocess.PIPE, timeout=TIMEOUT)
     err = p.stderr.decode("utf-8", "replace")
-    if WRAPPER_RC is not None and p.returncode == WRAPPER_RC:
-        raise Fail("%s reported errors running %s:\n%s" %
-                   (WRAPPER[0], " ".join(args), err))
+    if (WRAPPER_RC is not None and p.returncode == WRAPPER_RC) or \
+            SANITIZER_RX.search(err):
+        raise Fail("errors reported running becknd %s:\n%s" %
+                   (" ".join(args), err))
     if rc is not None and p.returncode != rc:
         raise Fail("becknd %s: exit %d, want %d\nstdout: %s\nstderr: %s" %
                    (" ".join(args), p.returncode, rc,
