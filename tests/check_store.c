@@ -425,6 +425,24 @@ START_TEST(refuse_newer)
 }
 END_TEST
 
+/* One owner per file; a check beside it is fine; the lock goes with it. */
+START_TEST(one_owner)
+{
+	struct store	*other;
+
+	open_store();
+	ck_assert_ptr_null(other = store_open(&T.conf, T.err, sizeof(T.err)));
+	ck_assert_msg(strncmp(T.err, T.path, strlen(T.path)) == 0 &&
+	    strstr(T.err, "in use by another becknd") != NULL, "%s", T.err);
+	ck_assert_msg(store_check(&T.conf, T.err, sizeof(T.err)) == 0, "%s",
+	    T.err);
+	close_store();
+	other = store_open(&T.conf, T.err, sizeof(T.err));
+	ck_assert_msg(other != NULL, "%s", T.err);
+	store_close(other);
+}
+END_TEST
+
 START_TEST(check_paths)
 {
 	char	 bad[256];
@@ -1079,6 +1097,7 @@ main(void)
 	tcase_add_test(t, refuse_garbage);
 	tcase_add_test(t, refuse_newer);
 	tcase_add_test(t, check_paths);
+	tcase_add_test(t, one_owner);
 
 	t = tc(s, "writer");
 	tcase_add_test(t, put_columns);

@@ -183,18 +183,25 @@ cli_daemon(int argc, char **argv)
 	d.path = path;
 	if ((d.base = event_base_new()) == NULL)
 		fatalx("cannot create the event loop");
-	if ((d.px = proxy_new(d.base, c, NULL, err, sizeof(err))) == NULL) {
-		fprintf(stderr, "%s\n", err);
-		conf_free(c);
-		event_base_free(d.base);
-		return 1;
-	}
+	/*
+	 * Before the start, which may take a while (a large outbox to
+	 * reload): a signal then waits for the loop instead of killing the
+	 * process by its default action.
+	 */
 	sigs[0] = evsignal_new(d.base, SIGTERM, stop_cb, &d);
 	sigs[1] = evsignal_new(d.base, SIGINT, stop_cb, &d);
 	sigs[2] = evsignal_new(d.base, SIGHUP, hup_cb, &d);
 	for (i = 0; i < 3; i++)
 		if (sigs[i] == NULL || evsignal_add(sigs[i], NULL) == -1)
 			fatalx("cannot install signal handlers");
+	if ((d.px = proxy_new(d.base, c, NULL, err, sizeof(err))) == NULL) {
+		fprintf(stderr, "%s\n", err);
+		conf_free(c);
+		for (i = 0; i < 3; i++)
+			event_free(sigs[i]);
+		event_base_free(d.base);
+		return 1;
+	}
 	log_info("becknd %s started with %s (%zu participant%s)",
 	    PACKAGE_VERSION, path, c->nparticipants,
 	    c->nparticipants == 1 ? "" : "s");

@@ -22,6 +22,7 @@
  */
 #include "config.h"
 
+#include <sys/file.h>
 #include <sys/queue.h>
 
 #include <errno.h>
@@ -151,6 +152,7 @@ struct store {
 	long long		 page_size;
 	long long		 default_pages;	/* max_page_count at open */
 	int			 wake[2];	/* the pipe */
+	int			 lockfd;	/* flock()ed: the owner */
 
 	/* The loop's. */
 	enum store_bodies	 bodies;
@@ -931,7 +933,8 @@ store_free(struct store *s)
 			close(s->wake[i]);
 	for (i = 0; i < NSTMT; i++)
 		sqlite3_finalize(s->stmt[i]);
-	if (s->db != NULL &&
+	/* Only the owner folds the WAL back (not a -t beside it). */
+	if (s->db != NULL && s->lockfd != -1 &&
 	    sqlite3_exec(s->db, "PRAGMA wal_checkpoint(TRUNCATE)", NULL, NULL,
 	    NULL) != SQLITE_OK)
 		log_warn("store: %s: checkpoint at close: %s", s->path,
@@ -939,8 +942,38 @@ store_free(struct store *s)
 	store_db_close(s->db);
 	pthread_cond_destroy(&s->cv);
 	pthread_mutex_destroy(&s->mu);
+	if (s->lockfd != -1)
+		close(s->lockfd);	/* and with it the lock */
 	free(s->path);
 	free(s);
+}
+
+/*
+ * One daemon per store: two would both load the outbox (every message
+ * delivered twice) and keep replay caches the other cannot see.  An
+ * exclusive flock() on the file itself, held until store_close() (and
+ * dropped by the kernel when the process dies, so a kill -9 never leaves
+ * a stale lock).  SQLite's own locks are fcntl() locks on other
+ * descriptors: the two do not interact.  Readers (becknd journal, the
+ * admin API, -t) do not take it.
+ */
+static int
+lock_file(const char *path, char *err, size_t errlen)
+{
+	int	 fd;
+
+	if ((fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600)) == -1) {
+		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+		return -1;
+	}
+	if (flock(fd, LOCK_EX | LOCK_NB) == -1) {
+		snprintf(err, errlen, "%s: %s", path, errno == EWOULDBLOCK ?
+		    "in use by another becknd (one process per store)" :
+		    strerror(errno));
+		close(fd);
+		return -1;
+	}
+	return fd;
 }
 
 static int
@@ -958,19 +991,26 @@ nonblocking_pipe(int fd[2])
 	return 0;
 }
 
-struct store *
-store_open(const struct store_conf *conf, char *err, size_t errlen)
+static struct store *
+open_store(const struct store_conf *conf, int lock, char *err,
+    size_t errlen)
 {
 	struct store		*s;
 	pthread_condattr_t	 ca;
 	sqlite3			*db;
-	int			 i;
+	int			 i, lockfd = -1;
 
+	if (lock && (lockfd = lock_file(conf->path, err, errlen)) == -1)
+		return NULL;
 	db = store_db_open(conf->path, STORE_DB_WRITE,
 	    conf->sync == STORE_SYNC_FULL ? "FULL" : "NORMAL", err, errlen);
-	if (db == NULL)
+	if (db == NULL) {
+		if (lockfd != -1)
+			close(lockfd);
 		return NULL;
+	}
 	s = xcalloc(1, sizeof(*s));
+	s->lockfd = lockfd;
 	s->db = db;
 	s->path = xstrdup(conf->path);
 	s->wake[0] = s->wake[1] = -1;
@@ -1035,6 +1075,12 @@ folder_writable(const char *path, char *err, size_t errlen)
 	return rc;
 }
 
+struct store *
+store_open(const struct store_conf *conf, char *err, size_t errlen)
+{
+	return open_store(conf, 1, err, errlen);
+}
+
 int
 store_check(const struct store_conf *conf, char *err, size_t errlen)
 {
@@ -1050,7 +1096,7 @@ store_check(const struct store_conf *conf, char *err, size_t errlen)
 		snprintf(err, errlen, "%s: %s", conf->path, strerror(errno));
 		return -1;
 	}
-	if ((s = store_open(conf, err, errlen)) == NULL)
+	if ((s = open_store(conf, 0, err, errlen)) == NULL)
 		return -1;
 	if (sqlite3_db_readonly(s->db, "main") == 1) {
 		snprintf(err, errlen, "%s: read-only", s->path);

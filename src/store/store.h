@@ -105,7 +105,11 @@ struct store_conf {
  * Start-up, caller's thread: create or open path (WAL, synchronous
  * NORMAL or FULL, busy timeout, foreign keys off), refused when it is not
  * SQLite, corrupt, another application's or newer (store_db.h); older
- * schemas migrated forward.  NULL and err "PATH: reason" on failure.  The
+ * schemas migrated forward.  The opener holds an exclusive flock() on
+ * the file until store_close() (the kernel drops it when the process
+ * dies): a second store_open() of the same file, in this process or
+ * another, fails "PATH: in use by another becknd" -- two daemons would
+ * both deliver its outbox.  NULL and err "PATH: reason" on failure.  The
  * conf is copied.
  */
 struct store	*store_open(const struct store_conf *, char *err,

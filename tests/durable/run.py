@@ -1121,6 +1121,29 @@ def t_store_off(ctx):
         os.path.basename(conf), line, src)
 
 
+@test("one daemon per store: a second becknd on the same store.path "
+      "refuses to start, naming it; -t beside the first passes", deadline=60)
+def t_one_owner(ctx):
+    app = webhook_stub(ctx)
+    w = BppWorld(ctx, app.url + "/hook/{action}")
+    w.start()
+    b, c, a = w.signed()
+    r = w.post(b, a)
+    check(is_ack(r), "a signed search got %s", what(r))
+    src, serr = start_fails(ctx, w.conf)
+    check(src != 0 and src != WRAPPER_RC, "a second becknd on %s exited "
+          "%d: %s", w.store, src, serr[-300:])
+    check(w.store in serr and "in use" in serr, "the second start does "
+          "not name %s as in use: %r", w.store, serr[-300:])
+    rc, out, err = ctx.check_conf(w.conf)
+    check(rc == 0, "-t beside the running daemon: exit %d: %s%s", rc, out,
+          err)
+    got = app.wait_for(bxlib.by_mid(c["message_id"]), T)
+    check(len(got) == 1, "the webhook got %d copies", len(got))
+    fig("one owner: second start exit %d naming the store; -t ok; 1 "
+        "delivery", src)
+
+
 # ============================================================================
 # 6. -t and the database file
 # ============================================================================
