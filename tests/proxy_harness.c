@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <event2/buffer.h>
@@ -33,6 +34,7 @@
 #include "proxy/proxy.h"
 #include "sig/sig.h"
 #include "sig/sig_key.h"
+#include "store/store_query.h"
 #include "util/clock.h"
 #include "util/log.h"
 #include "util/xmalloc.h"
@@ -59,6 +61,7 @@ struct ph_proxy {
 	char		*keys[PH_MAX_KEYS];
 	char		*vals[PH_MAX_KEYS];
 	size_t		 nkeys;
+	char		*store;		/* store.path; NULL: store off */
 	struct proxy	*px;
 };
 
@@ -214,6 +217,7 @@ proxy_spec_free(struct ph_proxy *pp)
 		free(pp->vals[i]);
 	}
 	free(pp->conf_path);
+	free(pp->store);
 	free(pp);
 }
 
@@ -1103,6 +1107,111 @@ int
 ph_idle(struct ph_proxy *pp, int ms)
 {
 	return ph_run_until(is_idle, pp->px, ph_ms(ms));
+}
+
+/* ---- the durable store and the admin listener ------------------------ */
+
+const char *
+ph_store(struct ph_proxy *pp, const char *file)
+{
+	free(pp->store);
+	xasprintf(&pp->store, "%s/%s", W.dir, file != NULL ? file :
+	    ph_fmt("%s.db", pp->name));
+	ph_set(pp, "store.path", ph_fmt("\"%s\"", pp->store));
+	return pp->store;
+}
+
+const char *
+ph_store_path(const struct ph_proxy *pp)
+{
+	return pp->store;
+}
+
+void
+ph_admin(struct ph_proxy *pp)
+{
+	ph_set(pp, "listen.admin", "\"127.0.0.1:0\"");
+}
+
+int
+ph_admin_port(const struct ph_proxy *pp)
+{
+	return proxy_admin_port(pp->px);
+}
+
+/* The journal's {"messages":[...]} for query, owned by the caller. */
+static json_object *
+journal_query(const struct ph_proxy *pp, const char *query)
+{
+	struct store_reader	*r;
+	struct store_filter	 f;
+	json_object		*res;
+	char			 err[512], *q;
+
+	ck_assert_msg(pp->store != NULL, "%s: the store is off (ph_store())",
+	    pp->name);
+	memset(&f, 0, sizeof(f));
+	/* Polled: the copy the filter points into is freed, not kept. */
+	q = xstrdup(query != NULL ? query : "");
+	if (*q != '\0' && store_filter_parse_query(&f, q, err, sizeof(err)) ==
+	    -1) {
+		free(q);
+		ck_abort_msg("journal filter \"%s\": %s", query, err);
+	}
+	f.limit = STORE_LIMIT_MAX;
+	if ((r = store_reader_open(pp->store, err, sizeof(err))) == NULL) {
+		free(q);
+		ck_abort_msg("%s: reading the journal: %s", pp->name, err);
+	}
+	res = store_query_messages(r, &f, 1, err, sizeof(err));
+	store_reader_close(r);
+	free(q);
+	ck_assert_msg(res != NULL, "%s: journal query \"%s\": %s", pp->name,
+	    query != NULL ? query : "", err);
+	return res;
+}
+
+static size_t
+journal_rows(json_object *res)
+{
+	return json_object_array_length(json_object_object_get(res,
+	    "messages"));
+}
+
+json_object *
+ph_journal(const struct ph_proxy *pp, const char *query)
+{
+	json_object	*res = ph_keep_json(journal_query(pp, query));
+
+	return json_object_object_get(res, "messages");
+}
+
+static int64_t
+mono_ms(void)
+{
+	struct timespec	 ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+json_object *
+ph_journal_wait(const struct ph_proxy *pp, const char *query, int n, int ms)
+{
+	json_object	*res;
+	int64_t		 end = mono_ms() + ph_ms(ms);
+
+	/* Fire-and-forget writes (NACKs, sent messages, delivery progress)
+	 * land when the writer gets to them: look again every 10 ms. */
+	for (;;) {
+		res = journal_query(pp, query);
+		if (journal_rows(res) >= (size_t)n || mono_ms() >= end)
+			break;
+		json_object_put(res);
+		ph_run_for(10);
+	}
+	ph_keep_json(res);
+	return json_object_object_get(res, "messages");
 }
 
 /* ---- messages ---------------------------------------------------------- */

@@ -183,6 +183,38 @@ const char	*ph_conf_path(const struct ph_proxy *);
 /* Run the loop until proxy_idle() or ms passed; 1 when idle. */
 int		 ph_idle(struct ph_proxy *, int ms);
 
+/* ---- the durable store (store.path) and the admin listener ---------- */
+
+/*
+ * A proxy runs with the store off unless ph_store() is called: no store
+ * key is written (proxy_new() does not require one; the daemon does).
+ * ph_store(): store.path = the world's folder/file (NULL: "<name>.db");
+ * the file outlives ph_stop(), so ph_start() again is a restart on it.
+ * Returns the path (the proxy's; ph_store_path() tells it, NULL when
+ * off).
+ */
+const char	*ph_store(struct ph_proxy *, const char *file);
+const char	*ph_store_path(const struct ph_proxy *);
+/* listen.admin on 127.0.0.1:0; the port once started (-1: none). */
+void		 ph_admin(struct ph_proxy *);
+int		 ph_admin_port(const struct ph_proxy *);
+/*
+ * The journal as `becknd journal` and the admin API read it: a read-only
+ * store_reader, store_query_messages() with bodies, every row (up to
+ * STORE_LIMIT_MAX) matching query, a URL query as the API takes
+ * ("message=ID&direction=in&status=delivered"; NULL: all).  The
+ * "messages" array, world-owned; a failed read fails the test.
+ */
+json_object	*ph_journal(const struct ph_proxy *, const char *query);
+/*
+ * The same once at least n rows match, running the loop meanwhile (what
+ * is written without anyone waiting -- NACKs, sent messages, delivery
+ * progress -- lands shortly after), or after ms (real time, scaled under
+ * valgrind): the rows then.
+ */
+json_object	*ph_journal_wait(const struct ph_proxy *, const char *query,
+		    int n, int ms);
+
 /* ---- messages and signatures ---------------------------------------- */
 
 /*

@@ -258,7 +258,12 @@ record(struct inbound *in, struct store_msg *m)
 	m->direction = "in";
 	m->participant = in->p->subscriber_id;
 	m->role = journal_role(in->p->role);
-	m->peer = in->sender;
+	/*
+	 * The verified signer: a record is made only once the signature
+	 * verified.  Not in->sender, which a message refused at bind (or
+	 * before) may claim for someone else, or not have.
+	 */
+	m->peer = in->auth.h.subscriber_id;
 	m->action = in->action->name;
 	journal_ids(m, in->body);
 	m->start_ms = in->start_ms;
