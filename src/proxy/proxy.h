@@ -61,7 +61,7 @@ int		 proxy_admin_port(const struct proxy *);
 struct proxy_counters {
 	uint64_t	 inbound_acked;
 	uint64_t	 inbound_nacked;	/* every stage, 404/405 too */
-	uint64_t	 outbound_sent;		/* answered with the peer's word */
+	uint64_t	 outbound_sent;	/* answered with the peer's word */
 	uint64_t	 outbound_failed;
 	uint64_t	 gateway_forwarded;	/* a BPP answered ACK */
 	uint64_t	 gateway_failed;	/* a BPP did not */

@@ -24,12 +24,14 @@
 #include "proxy/proxy_int.h"
 #include "registry/registry.h"
 #include "sig/sig.h"
+#include "store/store.h"
 #include "util/log.h"
 #include "util/xmalloc.h"
 
 struct fanout_target {
 	struct fanout		*fo;
 	char			*url;
+	char			*bpp;		/* its subscriber id */
 	struct http_client_req	*hreq;
 };
 
@@ -42,6 +44,11 @@ struct fanout {
 	char			*auth_hdr;
 	char			*gw_hdr;
 	char			*message_id;
+	/* For the journal: */
+	char			*gw_id_copy;
+	char			*transaction_id;
+	char			*domain;
+	int64_t			 sent_ms;
 	struct fanout_target	*t;
 	size_t			 nt;
 	size_t			 npending;
@@ -57,6 +64,7 @@ fanout_free(struct fanout *fo)
 		if (fo->t[i].hreq != NULL)
 			http_client_cancel(fo->t[i].hreq);
 		free(fo->t[i].url);
+		free(fo->t[i].bpp);
 	}
 	free(fo->t);
 	/* The body came with its memory-budget charge (see dispatch). */
@@ -66,6 +74,9 @@ fanout_free(struct fanout *fo)
 	free(fo->auth_hdr);
 	free(fo->gw_hdr);
 	free(fo->message_id);
+	free(fo->transaction_id);
+	free(fo->domain);
+	free(fo->gw_id_copy);
 	TAILQ_REMOVE(&fo->px->fanouts, fo, entry);
 	fo->px->nfanouts--;
 	free(fo);
@@ -87,6 +98,47 @@ gateway_cancel(struct fanout *fo)
 		fanout_free(fo);
 }
 
+/* The search as sent to one BPP, with its answer, into the journal. */
+static void
+journal_forward(const struct fanout_target *t,
+    const struct http_client_response *resp, const struct beckn_reply *r)
+{
+	const struct fanout	*fo = t->fo;
+	struct store_msg	 m;
+
+	if (fo->px->store == NULL)
+		return;
+	memset(&m, 0, sizeof(m));
+	m.direction = "out";
+	m.participant = fo->gw_id_copy;
+	m.role = journal_role(BECKN_ROLE_GATEWAY);
+	m.peer = t->bpp;
+	m.action = "search";
+	m.domain = fo->domain;
+	m.transaction_id = fo->transaction_id;
+	m.message_id = strcmp(fo->message_id, "-") != 0 ? fo->message_id :
+	    NULL;
+	if (resp->error == HTTPC_OK) {
+		m.http_status = (int)resp->status;
+		if (r->status == BECKN_REPLY_ACK && resp->status >= 200 &&
+		    resp->status <= 299)
+			m.ack = "ACK";
+		else if (r->status != BECKN_REPLY_NONE) {
+			m.ack = "NACK";
+			m.error_code = r->code;
+			m.error_message = r->message;
+		} else
+			m.error_message = "no Beckn ACK";
+	} else
+		m.error_message = resp->errstr != NULL ? resp->errstr :
+		    http_client_error_name(resp->error);
+	m.start_ms = fo->sent_ms;
+	m.end_ms = clock_now_ms(fo->px->clock);
+	m.body = fo->body;
+	m.len = fo->len;
+	store_put(fo->px->store, &m, NULL, NULL);
+}
+
 static void
 forwarded(const struct http_client_response *resp, void *arg)
 {
@@ -95,14 +147,18 @@ forwarded(const struct http_client_response *resp, void *arg)
 	struct beckn_reply	 r;
 
 	t->hreq = NULL;
+	memset(&r, 0, sizeof(r));
+	if (resp->error == HTTPC_OK)
+		beckn_reply_parse(resp->body, resp->len, &r);
+	journal_forward(t, resp, &r);
 	if (resp->error != HTTPC_OK) {
 		fo->nfailed++;
 		fo->px->stats.gateway_failed++;
 		log_warn("gateway: search %s to %s: %s (%s)", fo->message_id,
 		    t->url, http_client_error_name(resp->error),
 		    resp->errstr != NULL ? resp->errstr : "");
-	} else if (beckn_reply_parse(resp->body, resp->len, &r) !=
-	    BECKN_REPLY_ACK || resp->status < 200 || resp->status > 299) {
+	} else if (r.status != BECKN_REPLY_ACK || resp->status < 200 ||
+	    resp->status > 299) {
 		fo->nfailed++;
 		fo->px->stats.gateway_failed++;
 		log_warn("gateway: search %s to %s: HTTP %ld, %s%s%s",
@@ -111,11 +167,9 @@ forwarded(const struct http_client_response *resp, void *arg)
 		    r.status == BECKN_REPLY_ACK ? "ACK with a non-2xx status" :
 		    "no Beckn ACK", r.message != NULL ? ": " : "",
 		    r.message != NULL ? r.message : "");
-		beckn_reply_clear(&r);
-	} else {
+	} else
 		fo->px->stats.gateway_forwarded++;
-		beckn_reply_clear(&r);
-	}
+	beckn_reply_clear(&r);
 	if (--fo->npending > 0)
 		return;
 	log_info("gateway: search %s forwarded to %zu BPP%s, %zu failed",
@@ -127,7 +181,7 @@ struct fanout *
 gateway_prepare(struct proxy *px, const struct conf_participant *gw,
     struct registry_record *const *bpps, size_t nbpps,
     const char *auth_value, const char *digest, const char *message_id,
-    const struct conf *c)
+    const char *transaction_id, const char *domain, const struct conf *c)
 {
 	struct fanout		*fo;
 	struct fanout_target	*t;
@@ -147,6 +201,11 @@ gateway_prepare(struct proxy *px, const struct conf_participant *gw,
 	xasprintf(&fo->gw_hdr, "X-Gateway-Authorization: %s", sig);
 	free(sig);
 	fo->message_id = xstrdup(message_id != NULL ? message_id : "-");
+	fo->gw_id_copy = xstrdup(gw->subscriber_id);
+	if (transaction_id != NULL)
+		fo->transaction_id = xstrdup(transaction_id);
+	if (domain != NULL)
+		fo->domain = xstrdup(domain);
 	fo->t = xcalloc(nbpps > 0 ? nbpps : 1, sizeof(*fo->t));
 	for (i = 0; i < nbpps; i++) {
 		if (bpps[i]->url == NULL)
@@ -157,6 +216,7 @@ gateway_prepare(struct proxy *px, const struct conf_participant *gw,
 		while (n > 0 && bpps[i]->url[n - 1] == '/')
 			n--;
 		xasprintf(&t->url, "%.*s/search", (int)n, bpps[i]->url);
+		t->bpp = xstrdup(bpps[i]->subscriber_id);
 	}
 	TAILQ_INSERT_TAIL(&px->fanouts, fo, entry);
 	px->nfanouts++;
@@ -182,6 +242,7 @@ gateway_dispatch(struct fanout *fo, char *body, size_t len)
 	hdrs[2] = fo->gw_hdr;
 	hdrs[3] = NULL;
 	fo->npending = fo->nt;
+	fo->sent_ms = clock_now_ms(fo->px->clock);
 	for (i = 0; i < fo->nt; i++)
 		fo->t[i].hreq = http_client_post(fo->http, fo->t[i].url,
 		    hdrs, fo->body, fo->len, 0, forwarded, &fo->t[i]);

@@ -319,7 +319,8 @@ inbound_nack(struct inbound *in)
 	    in->auth.h.subscriber_id : http_request_peer(in->req),
 	    in->message_id != NULL ? in->message_id : "-", in->msg);
 	in->px->stats.inbound_nacked[in->stage]++;
-	if (in->body != NULL && in->stage != IN_STORE)	/* verified */
+	/* Past verify the bytes are the signer's: journalled. */
+	if (in->stage > IN_VERIFY && in->stage != IN_STORE)
 		journal_nack(in);
 	proxy_reply_error(in->req, in->err, in->paths[0] != '\0' ? in->paths :
 	    NULL, in->msg, hdrs[0] != NULL ? hdrs : NULL);
@@ -795,7 +796,8 @@ decide_gateway(struct inbound *in)
 		    in->bpps_reason);
 	if ((in->fo = gateway_prepare(in->px, in->p, in->bpps, in->nbpps,
 	    http_request_header(in->req, "Authorization"), in->digest,
-	    in->message_id, in->snap->conf)) == NULL)
+	    in->message_id, in->transaction_id, in->domain, in->snap->conf)) ==
+	    NULL)
 		return fail(in, BECKN_ERR_INTERNAL, NULL,
 		    "gateway signing failed");
 	return ST_NEXT;
@@ -817,9 +819,9 @@ st_decide(struct inbound *in)
 	m.transaction_id = in->transaction_id;
 	m.len = in->rawlen;
 	if ((in->dl = deliver_prepare(in->px->deliver, &m)) == NULL)
-		return fail(in, BECKN_ERR_BUSY, NULL, "the delivery queue of %s "
-		    "is full (delivery.queue_size, queue_bytes); retry later",
-		    in->p->subscriber_id);
+		return fail(in, BECKN_ERR_BUSY, NULL, "the delivery queue of "
+		    "%s is full (delivery.queue_size, queue_bytes); retry "
+		    "later", in->p->subscriber_id);
 	return ST_NEXT;
 }
 

@@ -244,7 +244,8 @@ struct fanout	*gateway_prepare(struct proxy *,
 		    const struct conf_participant *gw,
 		    struct registry_record *const *bpps, size_t nbpps,
 		    const char *auth_value, const char *digest,
-		    const char *message_id, const struct conf *);
+		    const char *message_id, const char *transaction_id,
+		    const char *domain, const struct conf *);
 /*
  * Send body (taken, with the len bytes it holds on the proxy's memory
  * budget, which the fan-out gives back) to every BPP; the fan-out frees

@@ -9,9 +9,10 @@
  *   inbound   an accepted message is recorded (raw bytes, verified
  *             sender, ids, replay keys, outbox state) and ACKed only once
  *             that record is committed (proxy_inbound.c waits for it); a
- *             refused message whose sender was authenticated is recorded
+ *             refused message whose signature verified is recorded
  *             without waiting, with its NACK
- *   outbound  each message sent to a peer, with the peer's answer
+ *   outbound  each message sent to a peer (a gateway's forwards too),
+ *             with the peer's answer
  *   delivery  every attempt's outcome updates the message's row; dead
  *             letters stay in the store (not in memory) until
  *             `becknd journal redeliver` asks for them again, which the
@@ -177,8 +178,9 @@ journal_open(struct proxy *px, const struct conf *c, char *err,
 	    px->journal_replay_loaded == 1 ? "" : "s",
 	    px->journal_outbox_loaded,
 	    px->journal_outbox_loaded == 1 ? "" : "s",
-	    px->journal_replay_lost > 0 ? " (some replay keys over "
-	    "security.replay_cache_size were dropped)" : "");
+	    px->journal_replay_lost > 0 ? " (replay keys over "
+	    "security.replay_cache_size or replay_sender_quota were "
+	    "dropped)" : "");
 	return 0;
 }
 

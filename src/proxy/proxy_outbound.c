@@ -50,7 +50,8 @@
 #include "util/xmalloc.h"
 
 /* How becknd serialises what it signs and sends: compact, "/" as is. */
-#define WIRE_FLAGS	(JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE)
+#define WIRE_FLAGS \
+	(JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE)
 #define SYNC_WAIT_MAX_MS	(5 * 60 * 1000)
 #define SYNC_WAIT_DEFAULT_MS	(30 * 1000)
 
@@ -69,6 +70,7 @@ struct target {
 	struct outbound		*ob;
 	char			*url;
 	struct http_client_req	*hreq;
+	char			*peer;		/* registry's subscriber id */
 	enum outcome		 outcome;
 	struct beckn_reply	 reply;		/* the peer's NACK */
 	char			*why;
@@ -147,6 +149,7 @@ outbound_free(struct outbound *ob)
 			http_client_cancel(ob->targets[i].hreq);
 		beckn_reply_clear(&ob->targets[i].reply);
 		free(ob->targets[i].url);
+		free(ob->targets[i].peer);
 		free(ob->targets[i].why);
 	}
 	free(ob->targets);
@@ -413,7 +416,7 @@ st_sign(struct outbound *ob)
 }
 
 static void
-add_target(struct outbound *ob, const char *base)
+add_target(struct outbound *ob, const char *base, const char *peer)
 {
 	struct target	*t;
 	size_t		 len = strlen(base);
@@ -426,6 +429,8 @@ add_target(struct outbound *ob, const char *base)
 	memset(t, 0, sizeof(*t));
 	t->ob = ob;
 	xasprintf(&t->url, "%.*s/%s", (int)len, base, ob->action->name);
+	if (peer != NULL)
+		t->peer = xstrdup(peer);
 }
 
 /* The registry answered: keep what routing needs, re-enter targets. */
@@ -446,9 +451,10 @@ targets_cb(const struct registry_result *res, void *arg)
 		if (res->records[i]->url == NULL)
 			continue;
 		if (uri == NULL)		/* search: every gateway */
-			add_target(ob, res->records[i]->url);
+			add_target(ob, res->records[i]->url,
+			    res->records[i]->subscriber_id);
 		else if (url_same(res->records[i]->url, uri)) {
-			add_target(ob, uri);
+			add_target(ob, uri, res->records[i]->subscriber_id);
 			break;
 		}
 	}
@@ -529,15 +535,19 @@ journal_sent(const struct target *t, const struct http_client_response *resp)
 	m.peer = json_str(ob->ctx, ob->action->kind == BECKN_REQUEST ?
 	    "bpp_id" : "bap_id");
 	if (m.peer == NULL)		/* a search to a gateway */
-		m.peer = t->url;
+		m.peer = t->peer != NULL ? t->peer : t->url;
 	m.action = ob->action->name;
 	journal_ids(&m, ob->body);
 	if (resp->error == HTTPC_OK)
 		m.http_status = (int)resp->status;
 	if (t->outcome == OC_ACK || t->outcome == OC_NACK)
 		m.ack = t->outcome == OC_ACK ? "ACK" : "NACK";
-	m.error_code = t->outcome == OC_ACK ? NULL : t->reply.code;
-	m.error_message = t->outcome == OC_ACK ? NULL : t->why;
+	if (t->outcome != OC_ACK) {
+		m.error_code = t->reply.code;
+		/* The peer's own words when it gave any. */
+		m.error_message = t->reply.message != NULL ? t->reply.message :
+		    t->why;
+	}
 	m.start_ms = ob->sent_ms;
 	m.end_ms = clock_now_ms(ob->px->clock);
 	m.body = ob->wire;
