@@ -986,8 +986,8 @@ START_TEST(st_gateway_in)
 	ck_assert_int_eq(ph_stub_wait(s, 1, SLOW_MS), 1);
 	expect_row(one_row(ph_fmt("message=%s&direction=in", ph_ctx(m,
 	    "message_id")), "the gateway's search"), "the gateway's search",
-	    "direction", "in", "participant", "gw.local.test", "role", "BG", "peer",
-	    "sender.bap.test", "action", "search", "ack", "ACK",
+	    "direction", "in", "participant", "gw.local.test", "role", "BG",
+	    "peer", "sender.bap.test", "action", "search", "ack", "ACK",
 	    "http_status", "200", "delivery", NULL, "body", body);
 	expect_row(one_row(ph_fmt("message=%s&direction=out",
 	    ph_ctx(m, "message_id")), "the gateway's forward"),
