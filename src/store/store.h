@@ -34,8 +34,8 @@
  * Bodies.  A message's body is stored when bodies is ALL, or while it has
  * a delivery (delivery_id set: the outbox needs it until it is
  * delivered).  Under NONE, store_delivery() of "delivered" clears it; a
- * dead or refused letter keeps it, so that it can be sent again.  A body of 0 bytes is stored as such; body
- * NULL (no delivery) as NULL.
+ * dead or refused letter keeps it, so that it can be sent again.  A body
+ * of 0 bytes is stored as such; body NULL (no delivery) as NULL.
  *
  * Also on the writer thread:
  *   - requeue: every STORE_POLL_MS, rows another process set to
