@@ -21,6 +21,7 @@
 #include "util/url.h"
 #include "util/hostport.h"
 #include "util/siphash.h"
+#include "util/rfc3339.h"
 
 START_TEST(b64_rfc4648_vectors)
 {
@@ -398,6 +399,51 @@ START_TEST(siphash_matches_openssl)
 }
 END_TEST
 
+/* One parser, two strictnesses: registries' records and the journal's
+ * filters. */
+START_TEST(rfc3339_modes)
+{
+	static const struct {
+		const char	*s;
+		int64_t		 ms;	/* -1: refused */
+		int64_t		 strict;
+	} v[] = {
+		{ "2026-11-30T01:02:03Z", 1796000523000LL, 1796000523000LL },
+		{ "2026-11-30T01:02:03.4567Z", 1796000523456LL,
+		    1796000523456LL },
+		{ "2026-11-30t06:32:03+05:30", 1796000523000LL,
+		    1796000523000LL },
+		{ "2026-11-30T01:02:03-0100", 1796004123000LL, -1 },
+		{ "2026-11-30 01:02:03", 1796000523000LL, -1 },
+		{ " 2026-11-30T01:02:03,5Z ", 1796000523500LL, -1 },
+		{ "2024-02-29T00:00:00Z", 1709164800000LL, 1709164800000LL },
+		{ "2023-02-29T00:00:00Z", -1, -1 },
+		{ "1969-12-31T23:59:59Z", -1000, -1 },
+		{ "2026-13-01T00:00:00Z", -1, -1 },
+		{ "2026-11-30T24:00:00Z", -1, -1 },
+		{ "2026-11-30", -1, -1 },
+		{ "2026-11-30T01:02:03Zjunk", -1, -1 },
+	};
+	size_t	 i;
+	int64_t	 ms;
+	int	 rc;
+
+	for (i = 0; i < sizeof(v) / sizeof(v[0]); i++) {
+		ms = -7;
+		rc = rfc3339_parse(v[i].s, 0, &ms);
+		ck_assert_msg(v[i].ms == -1 ? rc == -1 && ms == -7 :
+		    rc == 0 && ms == v[i].ms, "lenient \"%s\": rc %d, %lld",
+		    v[i].s, rc, (long long)ms);
+		ms = -7;
+		rc = rfc3339_parse(v[i].s, RFC3339_STRICT, &ms);
+		ck_assert_msg(v[i].strict == -1 ? rc == -1 && ms == -7 :
+		    rc == 0 && ms == v[i].strict, "strict \"%s\": rc %d, %lld",
+		    v[i].s, rc, (long long)ms);
+	}
+	ck_assert_int_eq(rfc3339_parse(NULL, 0, &ms), -1);
+}
+END_TEST
+
 int
 main(void)
 {
@@ -415,6 +461,7 @@ main(void)
 	tcase_add_test(tc, budget_force_over);
 	tcase_add_test(tc, siphash_reference_vectors);
 	tcase_add_test(tc, siphash_matches_openssl);
+	tcase_add_test(tc, rfc3339_modes);
 	suite_add_tcase(s, tc);
 	return test_run_suite(s);
 }

@@ -19,6 +19,7 @@
 
 #include "store/store_db.h"
 #include "store/store_query.h"
+#include "util/rfc3339.h"
 #include "util/xmalloc.h"
 
 struct store_reader {
@@ -51,19 +52,6 @@ static const char *const statuses[] = {
 
 /* --- time ------------------------------------------------------------ */
 
-static int64_t
-days_from_civil(int64_t y, int m, int d)
-{
-	int64_t	 era, yoe, doy, doe;
-
-	y -= m <= 2;
-	era = (y >= 0 ? y : y - 399) / 400;
-	yoe = y - era * 400;
-	doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-	doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-	return era * 146097 + doe - 719468;
-}
-
 void
 store_time_format(int64_t ms, char buf[STORE_TIME_SIZE])
 {
@@ -83,75 +71,16 @@ store_time_format(int64_t ms, char buf[STORE_TIME_SIZE])
 	    tm.tm_sec % 100, (int)(ms % 1000));
 }
 
-/* n decimal digits at *p; -1 when not. */
-static int
-digits(const char **p, int n, int *out)
-{
-	int	 v = 0;
-
-	for (; n > 0; n--, (*p)++) {
-		if (!isdigit((unsigned char)**p))
-			return -1;
-		v = v * 10 + (**p - '0');
-	}
-	*out = v;
-	return 0;
-}
-
 int
 store_time_parse(const char *s, int64_t *ms)
 {
-	static const int mdays[] = { 31, 29, 31, 30, 31, 30, 31, 31, 30, 31,
-	    30, 31 };
-	const char	*p = s;
-	int		 y, mo, d, h, mi, sec, oh = 0, om = 0, frac = 0, n;
-	int64_t		 t, sign = 0;
-
 	if (*s != '\0' && strspn(s, "0123456789") == strlen(s)) {
 		if (strlen(s) > 15)
 			return -1;
 		*ms = strtoll(s, NULL, 10);
 		return 0;
 	}
-	if (digits(&p, 4, &y) == -1 || *p++ != '-' ||
-	    digits(&p, 2, &mo) == -1 || *p++ != '-' ||
-	    digits(&p, 2, &d) == -1 || (*p != 'T' && *p != 't'))
-		return -1;
-	p++;
-	if (digits(&p, 2, &h) == -1 || *p++ != ':' ||
-	    digits(&p, 2, &mi) == -1 || *p++ != ':' ||
-	    digits(&p, 2, &sec) == -1)
-		return -1;
-	if (*p == '.') {
-		p++;
-		if (!isdigit((unsigned char)*p))
-			return -1;
-		for (n = 0; isdigit((unsigned char)*p); n++, p++)
-			if (n < 3)
-				frac = frac * 10 + (*p - '0');
-		for (; n < 3; n++)
-			frac *= 10;
-	}
-	if (*p == 'Z' || *p == 'z')
-		p++;
-	else if (*p == '+' || *p == '-') {
-		sign = *p++ == '-' ? -1 : 1;
-		if (digits(&p, 2, &oh) == -1 || *p++ != ':' ||
-		    digits(&p, 2, &om) == -1)
-			return -1;
-	} else
-		return -1;
-	if (*p != '\0' || mo < 1 || mo > 12 || d < 1 || d > mdays[mo - 1] ||
-	    (mo == 2 && d == 29 && (y % 4 != 0 || (y % 100 == 0 &&
-	    y % 400 != 0))) || h > 23 || mi > 59 || sec > 60 || oh > 23 ||
-	    om > 59)
-		return -1;
-	t = days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 + sec;
-	t -= sign * (oh * 3600 + om * 60);
-	if (t < 0)
-		return -1;
-	*ms = t * 1000 + frac;
-	return 0;
+	return rfc3339_parse(s, RFC3339_STRICT, ms);
 }
 
 /* --- JSON of a row ---------------------------------------------------- */
