@@ -131,3 +131,17 @@ beckn_role_name(enum beckn_role role)
 	}
 	return "unknown";
 }
+
+const char *
+beckn_role_type(enum beckn_role role)
+{
+	switch (role) {
+	case BECKN_ROLE_BAP:
+		return "BAP";
+	case BECKN_ROLE_BPP:
+		return "BPP";
+	case BECKN_ROLE_GATEWAY:
+		return "BG";
+	}
+	return "?";
+}

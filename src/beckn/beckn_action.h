@@ -96,5 +96,7 @@ int		 beckn_role_receives(enum beckn_role, const struct beckn_action *);
 int		 beckn_role_sends(enum beckn_role, const struct beckn_action *);
 /* "bap", "bpp", "gateway" (for logs). */
 const char	*beckn_role_name(enum beckn_role);
+/* The registry's subscriber type of a role: "BAP", "BPP", "BG". */
+const char	*beckn_role_type(enum beckn_role);
 
 #endif

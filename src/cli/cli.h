@@ -43,6 +43,10 @@ int	 cli_parse_int64(const char *, long long *);
  * byte for byte (nothing is re-encoded).  0, or -1 on a write error.
  */
 int	 cli_json_pretty(FILE *f, const char *s, size_t len);
+/* The text of member key of o (a string, or a number's digits); NULL
+ * when absent or null. */
+struct json_object;
+const char *cli_json_text(struct json_object *o, const char *key);
 
 /* becknd journal verification-logs (cli_journal_vlogs.c). */
 struct store_reader;

@@ -183,16 +183,6 @@ usage(void)
 
 /* --- output helpers --------------------------------------------------- */
 
-static const char *
-str(json_object *o, const char *key)
-{
-	json_object	*v;
-
-	if (!json_object_object_get_ex(o, key, &v) || v == NULL)
-		return NULL;
-	return json_object_get_string(v);
-}
-
 static int64_t
 num(json_object *o, const char *key, int64_t dflt)
 {
@@ -227,7 +217,7 @@ printable(const char *v)
 static char *
 answer_text(json_object *row)
 {
-	const char	*ack = str(row, "ack"), *code = str(row, "error_code");
+	const char	*ack = cli_json_text(row, "ack"), *code = cli_json_text(row, "error_code");
 	char		*s, *c;
 
 	if (ack == NULL)
@@ -251,7 +241,7 @@ status_text(json_object *row)
 	s = answer_text(row);
 	if (!json_object_object_get_ex(row, "delivery", &d) || d == NULL)
 		return s;
-	state = str(d, "state");
+	state = cli_json_text(d, "state");
 	attempts = num(d, "attempts", 0);
 	if (state != NULL && strcmp(state, "delivered") != 0 && attempts > 0)
 		xasprintf(&t, "%s, %s (%lld attempt%s)", s, state,
@@ -309,7 +299,7 @@ j_list(struct journal *j)
 		row = json_object_array_get_idx(rows, i);
 		cells[i] = xcalloc(NCOLS, sizeof(**cells));
 		for (c = 0; c < NCOLS - 1; c++)
-			cells[i][c] = printable(str(row, keys[c]));
+			cells[i][c] = printable(cli_json_text(row, keys[c]));
 		cells[i][NCOLS - 1] = status_text(row);
 		for (c = 0; c < NCOLS; c++)
 			if (strlen(cells[i][c]) > w[c])
@@ -340,15 +330,15 @@ show_row(json_object *row, int raw)
 {
 	json_object		*d, *b;
 	struct jsoncheck_error	 e;
-	const char		*dir = str(row, "direction"), *v;
+	const char		*dir = cli_json_text(row, "direction"), *v;
 	char			*p[4];
 	size_t			 len;
 	int			 i;
 
-	p[0] = printable(str(row, "start"));
-	p[1] = printable(str(row, "action"));
-	p[2] = printable(str(row, "participant"));
-	p[3] = printable(str(row, "peer"));
+	p[0] = printable(cli_json_text(row, "start"));
+	p[1] = printable(cli_json_text(row, "action"));
+	p[2] = printable(cli_json_text(row, "participant"));
+	p[3] = printable(cli_json_text(row, "peer"));
 	printf("#%lld %s %s %s\n  %s %s %s\n", (long long)num(row, "id", 0),
 	    p[0], dir, p[1], p[2], strcmp(dir, "in") == 0 ? "<-" : "->",
 	    p[3]);
@@ -362,7 +352,7 @@ show_row(json_object *row, int raw)
 	if (num(row, "latency_ms", -1) >= 0)
 		printf(", %lld ms", (long long)num(row, "latency_ms", 0));
 	printf("\n");
-	if ((v = str(row, "error_message")) != NULL) {
+	if ((v = cli_json_text(row, "error_message")) != NULL) {
 		p[0] = printable(v);
 		printf("  error: %s\n", p[0]);
 		free(p[0]);
@@ -371,23 +361,23 @@ show_row(json_object *row, int raw)
 		static const char *const k[] = { "message_id", "order_id",
 		    "state_code" };
 
-		if ((v = str(row, k[i])) != NULL) {
+		if ((v = cli_json_text(row, k[i])) != NULL) {
 			p[0] = printable(v);
 			printf("  %s: %s\n", k[i], p[0]);
 			free(p[0]);
 		}
 	}
 	if (json_object_object_get_ex(row, "delivery", &d) && d != NULL) {
-		p[0] = printable(str(d, "id"));
-		p[1] = printable(str(d, "state"));
+		p[0] = printable(cli_json_text(d, "id"));
+		p[1] = printable(cli_json_text(d, "state"));
 		printf("  delivery %s: %s, %lld attempt%s", p[0], p[1],
 		    (long long)num(d, "attempts", 0),
 		    num(d, "attempts", 0) == 1 ? "" : "s");
 		free(p[0]);
 		free(p[1]);
-		if ((v = str(d, "at")) != NULL)
+		if ((v = cli_json_text(d, "at")) != NULL)
 			printf(", at %s", v);
-		if ((v = str(d, "last_error")) != NULL) {
+		if ((v = cli_json_text(d, "last_error")) != NULL) {
 			p[0] = printable(v);
 			printf(", last error: %s", p[0]);
 			free(p[0]);

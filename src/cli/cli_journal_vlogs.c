@@ -67,16 +67,6 @@ struct vlogs {
 	int		 failures;
 };
 
-static const char *
-str(json_object *o, const char *key)
-{
-	json_object	*v;
-
-	if (!json_object_object_get_ex(o, key, &v) || v == NULL)
-		return NULL;
-	return json_object_get_string(v);
-}
-
 static int
 same(const char *a, const char *b)
 {
@@ -178,9 +168,9 @@ pick_participant(const struct journal_vlogs *v, json_object *rows)
 	int		 many = 0, found = 0;
 
 	for (i = 0; i < n; i++) {
-		p = str(json_object_array_get_idx(rows, i), "participant");
+		p = cli_json_text(json_object_array_get_idx(rows, i), "participant");
 		for (k = 0; k < i; k++)
-			if (same(p, str(json_object_array_get_idx(rows, k),
+			if (same(p, cli_json_text(json_object_array_get_idx(rows, k),
 			    "participant")))
 				break;
 		if (k < i)
@@ -222,8 +212,8 @@ pick_role(const struct journal_vlogs *v, json_object *rows,
 
 	for (i = 0; i < n; i++) {
 		row = json_object_array_get_idx(rows, i);
-		if (!same(str(row, "participant"), participant) ||
-		    (r = str(row, "role")) == NULL)
+		if (!same(cli_json_text(row, "participant"), participant) ||
+		    (r = cli_json_text(row, "role")) == NULL)
 			continue;
 		if (role != NULL && strcmp(role, r) != 0) {
 			fprintf(stderr, "becknd journal: participant %s is "
@@ -259,11 +249,11 @@ select_files(struct vlogs *vl, json_object *rows, const char *participant)
 	want = strcmp(vl->role, "BAP") == 0 ? "out" : "in";
 	for (i = 0; i < n; i++) {
 		row = json_object_array_get_idx(rows, i);
-		if (!same(str(row, "participant"), participant))
+		if (!same(cli_json_text(row, "participant"), participant))
 			continue;
-		action = str(row, "action");
-		dir = str(row, "direction");
-		ack = str(row, "ack");
+		action = cli_json_text(row, "action");
+		dir = cli_json_text(row, "direction");
+		ack = cli_json_text(row, "ack");
 		cb = strncmp(action, "on_", 3) == 0;
 		if (cb == (strcmp(dir, want) == 0)) {
 			fprintf(stderr, "becknd journal: note: #%lld %s "
@@ -286,7 +276,7 @@ select_files(struct vlogs *vl, json_object *rows, const char *participant)
 		f->id = json_object_get_int64(json_object_object_get(row,
 		    "id"));
 		f->action = action;
-		f->peer = str(row, "peer");
+		f->peer = cli_json_text(row, "peer");
 		f->request = !cb;
 		if (json_object_object_get_ex(row, "body", &b) && b != NULL) {
 			f->body = json_object_get_string(b);
@@ -502,7 +492,7 @@ folder(struct vlogs *vl)
 	if (vl->v->domain_name != NULL)
 		return xstrdup(vl->v->domain_name);
 	for (i = 0; i < vl->n && d == NULL; i++)
-		d = str(vl->files[i].row, "domain");
+		d = cli_json_text(vl->files[i].row, "domain");
 	if (d == NULL) {
 		fprintf(stderr, "becknd journal: transaction %s: no domain in "
 		    "the journal: give --domain-name\n",
@@ -562,7 +552,7 @@ cli_journal_vlogs(struct store_reader *r, const struct journal_vlogs *v)
 		check_file(&vl, &vl.files[i]);
 		/* A body that cannot tell: pair by the journal's id. */
 		if (vl.files[i].message_id == NULL)
-			vl.files[i].message_id = str(vl.files[i].row,
+			vl.files[i].message_id = cli_json_text(vl.files[i].row,
 			    "message_id");
 	}
 	check_pairs(&vl);

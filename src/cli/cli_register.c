@@ -28,20 +28,6 @@
 #include "util/duration.h"
 #include "util/xmalloc.h"
 
-static const char *
-type_of(enum beckn_role r)
-{
-	switch (r) {
-	case BECKN_ROLE_BAP:
-		return "BAP";
-	case BECKN_ROLE_BPP:
-		return "BPP";
-	case BECKN_ROLE_GATEWAY:
-		return "BG";
-	}
-	return "?";
-}
-
 static int
 same(json_object *rec, const char *key, const char *want)
 {
@@ -89,7 +75,7 @@ record(const struct conf_participant *p, const char *domain,
 	json_object_object_add(rec, "subscriber_url",
 	    json_object_new_string(p->subscriber_url));
 	json_object_object_add(rec, "type",
-	    json_object_new_string(type_of(p->role)));
+	    json_object_new_string(beckn_role_type(p->role)));
 	if (domain != NULL)
 		json_object_object_add(rec, "domain",
 		    json_object_new_string(domain));
@@ -176,7 +162,7 @@ cli_register(int argc, char **argv)
 			upsert(arr, record(p, d, now_ms, valid_ms),
 			    p->subscriber_id, p->key_id, d);
 			printf("registered %s (%s, key %s%s%s) in %s\n",
-			    p->subscriber_id, type_of(p->role), p->key_id,
+			    p->subscriber_id, beckn_role_type(p->role), p->key_id,
 			    d != NULL ? ", domain " : "", d != NULL ? d : "",
 			    file);
 			n++;

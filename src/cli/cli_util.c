@@ -11,6 +11,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <json-c/json.h>
+
 #include "cli/cli.h"
 #include "util/readfile.h"
 #include "util/xmalloc.h"
@@ -128,4 +130,14 @@ cli_json_pretty(FILE *f, const char *s, size_t len)
 	if (rc == 0 && putc('\n', f) == EOF)
 		rc = -1;
 	return rc;
+}
+
+const char *
+cli_json_text(json_object *o, const char *key)
+{
+	json_object	*v;
+
+	if (!json_object_object_get_ex(o, key, &v) || v == NULL)
+		return NULL;
+	return json_object_get_string(v);
 }

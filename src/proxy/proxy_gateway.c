@@ -111,7 +111,7 @@ journal_forward(const struct fanout_target *t,
 	memset(&m, 0, sizeof(m));
 	m.direction = "out";
 	m.participant = fo->gw_id_copy;
-	m.role = journal_role(BECKN_ROLE_GATEWAY);
+	m.role = beckn_role_type(BECKN_ROLE_GATEWAY);
 	m.peer = t->bpp;
 	m.action = "search";
 	m.domain = fo->domain;

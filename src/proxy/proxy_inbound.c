@@ -257,7 +257,7 @@ record(struct inbound *in, struct store_msg *m)
 	memset(m, 0, sizeof(*m));
 	m->direction = "in";
 	m->participant = in->p->subscriber_id;
-	m->role = journal_role(in->p->role);
+	m->role = beckn_role_type(in->p->role);
 	/*
 	 * The verified signer: a record is made only once the signature
 	 * verified.  Not in->sender, which a message refused at bind (or

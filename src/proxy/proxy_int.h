@@ -220,8 +220,6 @@ int		 journal_open(struct proxy *, const struct conf *, char *err,
 void		 journal_reconfigure(struct proxy *, const struct conf *);
 /* Commits every record queued, then closes. */
 void		 journal_close(struct proxy *);
-/* The registry's type for a role: "BAP", "BPP", "BG". */
-const char	*journal_role(enum beckn_role);
 /* domain, transaction_id, message_id, order id and fulfillment state
  * code from a body (borrowed from it). */
 void		 journal_ids(struct store_msg *, json_object *body);

@@ -202,20 +202,6 @@ journal_close(struct proxy *px)
 	px->store = NULL;
 }
 
-const char *
-journal_role(enum beckn_role r)
-{
-	switch (r) {
-	case BECKN_ROLE_BAP:
-		return "BAP";
-	case BECKN_ROLE_BPP:
-		return "BPP";
-	case BECKN_ROLE_GATEWAY:
-	default:
-		return "BG";
-	}
-}
-
 void
 journal_ids(struct store_msg *m, json_object *body)
 {

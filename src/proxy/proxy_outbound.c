@@ -531,7 +531,7 @@ journal_sent(const struct target *t, const struct http_client_response *resp)
 	memset(&m, 0, sizeof(m));
 	m.direction = "out";
 	m.participant = ob->p->subscriber_id;
-	m.role = journal_role(ob->p->role);
+	m.role = beckn_role_type(ob->p->role);
 	m.peer = json_str(ob->ctx, ob->action->kind == BECKN_REQUEST ?
 	    "bpp_id" : "bap_id");
 	if (m.peer == NULL)		/* a search to a gateway */

@@ -19,6 +19,7 @@
 
 #include "store/store_db.h"
 #include "store/store_query.h"
+#include "util/hex.h"
 #include "util/rfc3339.h"
 #include "util/xmalloc.h"
 
@@ -862,18 +863,6 @@ done:
 
 /* --- query strings ---------------------------------------------------- */
 
-static int
-hexval(int c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 /* %-decode s in place ('+' is a space); -1 on a bad escape or a NUL. */
 static int
 url_decode(char *s)
@@ -887,8 +876,8 @@ url_decode(char *s)
 		else if (*s != '%')
 			*o++ = *s;
 		else {
-			if ((hi = hexval((unsigned char)s[1])) == -1 ||
-			    (lo = hexval((unsigned char)s[2])) == -1 ||
+			if ((hi = hex_digit((unsigned char)s[1])) == -1 ||
+			    (lo = hex_digit((unsigned char)s[2])) == -1 ||
 			    (hi == 0 && lo == 0))
 				return -1;
 			*o++ = (char)(hi << 4 | lo);
