@@ -217,7 +217,8 @@ printable(const char *v)
 static char *
 answer_text(json_object *row)
 {
-	const char	*ack = cli_json_text(row, "ack"), *code = cli_json_text(row, "error_code");
+	const char	*ack = cli_json_text(row, "ack");
+	const char	*code = cli_json_text(row, "error_code");
 	char		*s, *c;
 
 	if (ack == NULL)

@@ -168,10 +168,11 @@ pick_participant(const struct journal_vlogs *v, json_object *rows)
 	int		 many = 0, found = 0;
 
 	for (i = 0; i < n; i++) {
-		p = cli_json_text(json_object_array_get_idx(rows, i), "participant");
+		p = cli_json_text(json_object_array_get_idx(rows, i),
+		    "participant");
 		for (k = 0; k < i; k++)
-			if (same(p, cli_json_text(json_object_array_get_idx(rows, k),
-			    "participant")))
+			if (same(p, cli_json_text(json_object_array_get_idx(
+			    rows, k), "participant")))
 				break;
 		if (k < i)
 			continue;

@@ -162,9 +162,9 @@ cli_register(int argc, char **argv)
 			upsert(arr, record(p, d, now_ms, valid_ms),
 			    p->subscriber_id, p->key_id, d);
 			printf("registered %s (%s, key %s%s%s) in %s\n",
-			    p->subscriber_id, beckn_role_type(p->role), p->key_id,
-			    d != NULL ? ", domain " : "", d != NULL ? d : "",
-			    file);
+			    p->subscriber_id, beckn_role_type(p->role),
+			    p->key_id, d != NULL ? ", domain " : "",
+			    d != NULL ? d : "", file);
 			n++;
 		}
 	}
