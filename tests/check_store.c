@@ -1006,17 +1006,32 @@ START_TEST(retention)
 }
 END_TEST
 
+static int
+replay_pruned(void *arg)
+{
+	return peek_int("SELECT count(*) FROM replay") == 1;
+}
+
+/* Retention off keeps every message, but expired replay keys still go. */
 START_TEST(retention_off)
 {
+	struct store_replay_key	 keys[2];
 	struct store_msg	 m;
+	int64_t			 now = now_ms();
 
 	start_store();
+	keys[0] = (struct store_replay_key){ "live", 4, now + HOUR_MS };
+	keys[1] = (struct store_replay_key){ "gone", 4, now - 1 };
 	msg_init(&m, "ancient", "{}");
 	m.start_ms = 1;
+	m.keys = keys;
+	m.nkeys = 2;
 	store_put(T.s, &m, NULL, NULL);
 	wait_records(1);
 	/* Past an idle tick; the writer's clock is not scaled. */
-	run_loop(NULL, NULL, STORE_IDLE_MS + 2 * STORE_POLL_MS, 0);
+	ck_assert_msg(run_until(replay_pruned, NULL, 5000), "expired replay "
+	    "key not pruned");
+	ck_assert_str_eq(peek_text("SELECT key FROM replay"), "live");
 	ck_assert_int_eq(peek_int("SELECT count(*) FROM messages"), 1);
 }
 END_TEST

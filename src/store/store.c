@@ -616,12 +616,14 @@ retain(struct store *s)
 
 	if (begin(s) != SQLITE_OK)
 		goto bad;
-	st = s->stmt[S_PRUNE_MSG];
-	sqlite3_bind_int64(st, 1, now - s->retention_ms);
-	sqlite3_bind_int(st, 2, STORE_RETAIN_ROWS);
-	if (run(st) != SQLITE_OK)
-		goto bad;
-	nmsg = sqlite3_changes(s->db);
+	if (s->retention_ms > 0) {
+		st = s->stmt[S_PRUNE_MSG];
+		sqlite3_bind_int64(st, 1, now - s->retention_ms);
+		sqlite3_bind_int(st, 2, STORE_RETAIN_ROWS);
+		if (run(st) != SQLITE_OK)
+			goto bad;
+		nmsg = sqlite3_changes(s->db);
+	}
 	st = s->stmt[S_PRUNE_REPLAY];
 	sqlite3_bind_int64(st, 1, now);
 	sqlite3_bind_int(st, 2, STORE_RETAIN_ROWS);
@@ -650,7 +652,8 @@ timed(struct store *s, struct opq *out)
 		return;
 	s->last_poll = now;
 	requeue_poll(s, out);
-	if (s->retention_ms > 0 && now >= s->retain_next &&
+	/* Expired replay keys go even when the journal is kept forever. */
+	if (now >= s->retain_next &&
 	    (now - s->last_op >= STORE_IDLE_MS ||
 	    now - s->retain_next >= STORE_STARVE_MS))
 		s->retain_next = now + (retain(s) ? STORE_POLL_MS :

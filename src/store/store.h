@@ -43,12 +43,12 @@
  *     with attempts 0 and are handed to the requeue callback on the loop.
  *     A requeued row without a body (cleared under bodies: none) cannot
  *     be delivered: it is set back to 'dead' with that reason, and logged.
- *   - retention (retention_ms > 0): when no record came for
- *     STORE_IDLE_MS (or, on a store never idle, after STORE_STARVE_MS),
- *     at most every STORE_RETAIN_MS, deletes up to STORE_RETAIN_ROWS
- *     messages that started before now - retention_ms and are not in the
- *     outbox ('queued', 'requeue': never deleted), and up to as many
- *     expired replay keys.  A pass that found a full batch runs again
+ *   - retention: when no record came for STORE_IDLE_MS (or, on a store
+ *     never idle, after STORE_STARVE_MS), at most every STORE_RETAIN_MS,
+ *     deletes up to STORE_RETAIN_ROWS expired replay keys and (when
+ *     retention_ms > 0) as many messages that started before now -
+ *     retention_ms and are not in the outbox ('queued', 'requeue': never
+ *     deleted).  A pass that found a full batch runs again
  *     at the next idle tick (STORE_POLL_MS) instead.  Real time
  *     (CLOCK_REALTIME, unix ms as in start_ms).
  *
