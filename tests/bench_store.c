@@ -75,12 +75,16 @@ send_one(struct run *r)
 	struct store_msg	 m;
 	struct store_replay_key	 k[2];
 	char			 mid[64], did[64], sig[80], key[160];
-	int			 n = r->sent++;
+	int			 i, n = r->sent++;
 
-	snprintf(mid, sizeof(mid), "msg-%08d-2b1f-4c1e-9a55-6a1b2c3d4e5f", n);
+	/* Random ids, as UUIDs are: index inserts land anywhere. */
+	snprintf(mid, sizeof(mid), "%08x-%04x-4%03x-a%03x-%012llx",
+	    (unsigned)random(), (unsigned)random() & 0xffff,
+	    (unsigned)random() & 0xfff, (unsigned)random() & 0xfff,
+	    (unsigned long long)random() << 16 ^ (unsigned)n);
 	snprintf(did, sizeof(did), "d-%d", n);
-	memset(sig, 'a' + n % 26, 64);
-	memcpy(sig, &n, sizeof(n));
+	for (i = 0; i < 64; i++)
+		sig[i] = (char)random();
 	snprintf(key, sizeof(key), "M|bpp|bpp.test|bap.test|search|%s", mid);
 	k[0].key = sig;
 	k[0].len = 64;

@@ -665,28 +665,29 @@ START_TEST(replay_keys)
 	m.keys = keys;
 	m.nkeys = 3;
 	store_put(T.s, &m, NULL, NULL);
-	/* The same key again, later: replaced, one row. */
+	/* The same key again, later (re-armed): a row of its own. */
 	keys[1].expires_ms = now + 3 * HOUR_MS;
 	m.nkeys = 2;
 	m.replay_owner = "other.example.org";
 	store_put(T.s, &m, NULL, NULL);
 	wait_records(2);
-	ck_assert_int_eq(peek_int("SELECT count(*) FROM replay"), 3);
+	ck_assert_int_eq(peek_int("SELECT count(*) FROM replay"), 5);
 	close_store();
 
 	open_store();
 	memset(&k, 0, sizeof(k));
 	ck_assert_msg(store_replay_load(T.s, now, key_cb, &k, T.err,
 	    sizeof(T.err)) == 0, "%s", T.err);
-	ck_assert_int_eq(k.n, 2);
-	for (i = 0; i < 2; i++) {
-		ck_assert_str_eq(k.owner[i], "other.example.org");
-		if (k.len[i] == 5 && memcmp(k.key[i], "sig\0\001", 5) == 0)
+	/* Every live row, the expired one not; each with its owner. */
+	ck_assert_int_eq(k.n, 4);
+	for (i = 0; i < 4; i++) {
+		ck_assert_int_eq(k.len[i], 5);
+		if (memcmp(k.key[i], "sig\0\001", 5) == 0)
 			ck_assert_int_eq(k.exp[i], now + HOUR_MS);
 		else {
-			ck_assert_int_eq(k.len[i], 5);
 			ck_assert_int_eq(memcmp(k.key[i], "mid-1", 5), 0);
-			ck_assert_int_eq(k.exp[i], now + 3 * HOUR_MS);
+			ck_assert_int_eq(k.exp[i], now + (strcmp(k.owner[i],
+			    "other.example.org") == 0 ? 3 : 2) * HOUR_MS);
 		}
 	}
 	ck_assert_int_eq(store_replay_load(T.s, now, key_stop, NULL, T.err,

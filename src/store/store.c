@@ -116,7 +116,7 @@ static const char *const stmt_sql[NSTMT] = {
 	" VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13,"
 	" ?14, ?15, ?16, ?17, ?18, ?19, ?20,"
 	" CASE WHEN ?14 IS NULL THEN NULL ELSE 'queued' END)",
-	"INSERT OR REPLACE INTO replay(key, owner, expires_ms)"
+	"INSERT INTO replay(key, owner, expires_ms)"
 	" VALUES(?1, ?2, ?3)",
 	"UPDATE messages SET attempts = ?2, last_error = ?3,"
 	" delivery_state = coalesce(?4, delivery_state),"
@@ -134,7 +134,7 @@ static const char *const stmt_sql[NSTMT] = {
 	"DELETE FROM messages WHERE id IN (SELECT id FROM messages"
 	" WHERE start_ms < ?1 AND (delivery_state IS NULL OR"
 	" delivery_state NOT IN ('queued', 'requeue')) LIMIT ?2)",
-	"DELETE FROM replay WHERE key IN (SELECT key FROM replay"
+	"DELETE FROM replay WHERE id IN (SELECT id FROM replay"
 	" WHERE expires_ms <= ?1 LIMIT ?2)",
 };
 

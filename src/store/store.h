@@ -130,7 +130,8 @@ int		 store_check(const struct store_conf *, char *err,
  * err "PATH: reason".
  */
 
-/* The replay keys with expires_ms > now_ms. */
+/* The replay keys with expires_ms > now_ms; a key written twice (it was
+ * re-armed) comes twice, each row with its own expiry and owner. */
 int		 store_replay_load(struct store *, int64_t now_ms,
 		    int (*cb)(const void *key, size_t len, const char *owner,
 		    int64_t expires_ms, void *arg), void *arg, char *err,
@@ -214,8 +215,8 @@ struct store_msg {
 	const char	*body;		/* see Bodies above */
 	size_t		 len;
 	const char	*replay_owner;	/* the keys' owner; may be NULL */
-	const struct store_replay_key *keys;	/* INSERT OR REPLACE into
-						   replay, same transaction */
+	const struct store_replay_key *keys;	/* into replay, in the
+						   same transaction */
 	size_t		 nkeys;
 };
 

@@ -62,8 +62,8 @@ CREATE INDEX messages_order ON messages(order_id);
 CREATE INDEX messages_start ON messages(start_ms);
 CREATE INDEX messages_outbox ON messages(delivery_state)
   WHERE delivery_state IN ('queued','requeue');
-CREATE TABLE replay(key BLOB PRIMARY KEY, owner TEXT,
-  expires_ms INTEGER NOT NULL) WITHOUT ROWID;
+CREATE TABLE replay(id INTEGER PRIMARY KEY, key BLOB NOT NULL, owner TEXT,
+  expires_ms INTEGER NOT NULL);
 CREATE INDEX replay_expires ON replay(expires_ms);
 PRAGMA application_id = 1111706436;
 PRAGMA user_version = 1;
