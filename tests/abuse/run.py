@@ -157,21 +157,7 @@ SKIP = [x.strip() for x in
 MIB = 1 << 20
 
 
-class Fail(Exception):
-    pass
-
-
-class Skip(Exception):
-    pass
-
-
-def check(cond, msg, *args):
-    if not cond:
-        raise Fail(msg % args if args else msg)
-
-
-def log(msg):
-    print(msg, flush=True)
+from bxlib import Fail, Skip, check, log  # noqa: E402
 
 
 def fig(msg, *args):
@@ -590,51 +576,7 @@ def run_one(name, fn, deadline, load):
             % (name, os.path.basename(WRAPPER[0])))
         return
     ctx = Ctx(name, TMP, TOOL)
-    box = {}
-    t0 = time.monotonic()
-
-    def body():
-        try:
-            fn(ctx)
-        except BaseException as e:
-            box["e"] = e
-            box["tb"] = traceback.format_exc()
-
-    th = threading.Thread(target=body, daemon=True)
-    th.start()
-    th.join(deadline * SLOW)
-    err = None
-    if th.is_alive():
-        err = Fail("ran past its deadline of %.0f s" % (deadline * SLOW))
-        ctx.kill()
-        th.join(5)
-    elif "e" in box:
-        err = box["e"]
-    problems = ctx.cleanup()
-    if isinstance(err, Skip):
-        RESULTS["skip"] += 1
-        log("SKIP: %s: %s" % (name, err))
-        return
-    if err is None and problems:
-        err = Fail("; ".join(problems))
-    elif err is not None and problems:
-        log("  (also: %s)" % "; ".join(problems))
-    if err is None:
-        RESULTS["pass"] += 1
-        log("PASS: %s (%.1fs)" % (name, time.monotonic() - t0))
-        return
-    RESULTS["fail"] += 1
-    if isinstance(err, Fail):
-        log("FAIL: %s: %s" % (name, err))
-    else:
-        log("FAIL: %s: %s: %s" % (name, type(err).__name__, err))
-        if VERBOSE:
-            log(box.get("tb", ""))
-    for d in ctx.daemons:
-        tail = d.messages()[-12:]
-        log("  ---- %s (pid %s, exit %s) log tail:" % (d.name, d.pid, d.rc))
-        for m in tail:
-            log("    " + m[:300])
+    bxlib.run_case(name, fn, ctx, deadline * SLOW, RESULTS, VERBOSE)
 
 
 def raise_nofile():

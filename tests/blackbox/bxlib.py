@@ -27,6 +27,7 @@ import signal
 import subprocess
 import threading
 import time
+import traceback
 import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -625,3 +626,79 @@ def raw_context(body):
     except ValueError:
         return None
     return text[len(prefix):end]
+
+
+# --- what every suite's tests raise and how one test is run -----------------
+
+class Fail(Exception):
+    """A check failed: the message says what was seen and wanted."""
+
+
+class Skip(Exception):
+    """The test cannot run here (the reason is printed)."""
+
+
+def check(cond, msg, *args):
+    if not cond:
+        raise Fail(msg % args if args else msg)
+
+
+def eq(got, want, what):
+    if got != want:
+        raise Fail("%s: got %r, want %r" % (what, got, want))
+
+
+def log(msg):
+    print(msg, flush=True)
+
+
+def run_case(name, fn, ctx, deadline_s, results, verbose=False):
+    """Run fn(ctx) on a thread for at most deadline_s (then ctx.kill()),
+    clean ctx up and print one PASS, FAIL or SKIP line, counting it in
+    results ("pass", "fail", "skip").  A failure also prints the last log
+    lines of every daemon ctx started."""
+    box = {}
+    t0 = time.monotonic()
+
+    def body():
+        try:
+            fn(ctx)
+        except BaseException as e:
+            box["e"] = e
+            box["tb"] = traceback.format_exc()
+
+    th = threading.Thread(target=body, daemon=True)
+    th.start()
+    th.join(deadline_s)
+    err = None
+    if th.is_alive():
+        err = Fail("ran past its deadline of %.0f s" % deadline_s)
+        ctx.kill()
+        th.join(5)
+    elif "e" in box:
+        err = box["e"]
+    problems = ctx.cleanup()
+    if isinstance(err, Skip):
+        results["skip"] += 1
+        log("SKIP: %s: %s" % (name, err))
+        return
+    if err is None and problems:
+        err = Fail("; ".join(problems))
+    elif err is not None and problems:
+        log("  (also: %s)" % "; ".join(problems))
+    took = time.monotonic() - t0
+    if err is None:
+        results["pass"] += 1
+        log("PASS: %s (%.1fs)" % (name, took))
+        return
+    results["fail"] += 1
+    if isinstance(err, Fail):
+        log("FAIL: %s: %s (%.1fs)" % (name, err, took))
+    else:
+        log("FAIL: %s: %s: %s" % (name, type(err).__name__, err))
+        if verbose:
+            log(box.get("tb", ""))
+    for d in ctx.daemons:
+        log("  ---- %s (pid %s, exit %s) log tail:" % (d.name, d.pid, d.rc))
+        for m in d.messages()[-12:]:
+            log("    " + m[:300])

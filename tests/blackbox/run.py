@@ -83,22 +83,7 @@ PAIRS = [("search", "on_search"), ("select", "on_select"), ("init", "on_init"),
          ("get_rating_categories", "rating_categories")]
 
 
-class Fail(Exception):
-    pass
-
-
-def check(cond, msg, *args):
-    if not cond:
-        raise Fail(msg % args if args else msg)
-
-
-def eq(got, want, what):
-    if got != want:
-        raise Fail("%s: got %r, want %r" % (what, got, want))
-
-
-def log(msg):
-    print(msg, flush=True)
+from bxlib import Fail, Skip, check, eq, log  # noqa: E402
 
 
 def fixture(action):
@@ -566,10 +551,6 @@ def run_all():
             continue
         RESULTS["pass"] += 1
         log("PASS: %s (%.2fs)" % (name, time.monotonic() - t0))
-
-
-class Skip(Exception):
-    pass
 
 
 # ================================================================================

@@ -84,22 +84,9 @@ RESULTS = {"pass": 0, "fail": 0}
 TMP = tempfile.mkdtemp(prefix="becknd-journal-")
 
 
-class Fail(Exception):
-    pass
-
-
-def check(cond, msg, *args):
-    if not cond:
-        raise Fail(msg % args if args else msg)
-
-
-def eq(got, want, what):
-    if got != want:
-        raise Fail("%s: got %r, want %r" % (what, got, want))
-
-
-def log(msg):
-    print(msg, flush=True)
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                                "..", "blackbox"))
+from bxlib import Fail, check, eq, log  # noqa: E402
 
 
 def rfc3339(ms):
