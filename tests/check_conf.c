@@ -541,6 +541,41 @@ START_TEST(restart_key_on_reload)
 	ck_assert_int_eq(line, 2);
 	conf_free(nw);
 	conf_free(old);
+
+	/* The store: its file and sync need a restart, the rest reloads. */
+	snprintf(text, sizeof(text), "store:\n  path: a.db\n  bodies: all\n"
+	    "%s%s", reload_base, base_participant);
+	old = load_ok("old.yaml", text);
+	snprintf(text, sizeof(text), "store:\n  path: a.db\n  bodies: none\n"
+	    "  retention: 2d\n  max_size: 1GiB\n%s%s", reload_base,
+	    base_participant);
+	nw = load_ok("new.yaml", text);
+	ck_assert_ptr_null(conf_restart_key(old, nw, NULL));
+	conf_free(nw);
+	snprintf(text, sizeof(text), "store:\n  path: b.db\n%s%s",
+	    reload_base, base_participant);
+	nw = load_ok("new.yaml", text);
+	k = conf_restart_key(old, nw, &line);
+	ck_assert_ptr_nonnull(k);
+	ck_assert_str_eq(k, "store.path");
+	ck_assert_int_eq(line, 2);
+	conf_free(nw);
+	snprintf(text, sizeof(text), "store:\n  path: a.db\n  sync: full\n"
+	    "%s%s", reload_base, base_participant);
+	nw = load_ok("new.yaml", text);
+	k = conf_restart_key(old, nw, &line);
+	ck_assert_ptr_nonnull(k);
+	ck_assert_str_eq(k, "store.sync");
+	ck_assert_int_eq(line, 3);
+	conf_free(nw);
+	snprintf(text, sizeof(text), "store: off\n%s%s", reload_base,
+	    base_participant);
+	nw = load_ok("new.yaml", text);
+	k = conf_restart_key(old, nw, NULL);
+	ck_assert_ptr_nonnull(k);
+	ck_assert_str_eq(k, "store.path");
+	conf_free(nw);
+	conf_free(old);
 }
 END_TEST
 

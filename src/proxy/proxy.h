@@ -42,9 +42,10 @@ int		 proxy_check_store(const struct conf *, char *err,
 /* Drops what is in flight (connections closed, deliveries logged). */
 void		 proxy_free(struct proxy *);
 /*
- * SIGHUP: apply nc, or refuse it whole.  Everything but the listen
- * addresses is applied: a changed listen address refuses the reload with
- * err naming the key and its line.  On success nc is taken; on failure
+ * SIGHUP: apply nc, or refuse it whole.  Everything but the keys that
+ * need a restart (listen.*, store.path, store.sync) is applied: a change
+ * to one of those refuses the reload with err naming the key and its
+ * line.  On success nc is taken; on failure
  * the running configuration is untouched and the caller keeps nc.
  */
 int		 proxy_reload(struct proxy *, struct conf *nc, char *err,
