@@ -248,6 +248,37 @@ void		 store_delivery(struct store *, const char *delivery_id,
 		    const char *state, int attempts, const char *last_error,
 		    int64_t at_ms);
 
+/*
+ * The telemetry spool (src/telemetry/telemetry.h): events built for
+ * telemetry.url and not yet accepted by it, so that a restart or a long
+ * outage of the sink loses none.  Two tables (schema version 2):
+ * tel_event(seq INTEGER PRIMARY KEY, event TEXT) and tel_batch(first
+ * INTEGER PRIMARY KEY, last INTEGER).  seq is the caller's, strictly
+ * increasing.  All three calls are fire and forget, queued in order with
+ * the records (written by the writer thread in queue order, in its group
+ * commits; a failure, or a full queue, is logged and counted in
+ * store_stats().failures: the event is then only in the caller's memory).
+ * Retention never touches these tables.
+ */
+/* One event (a JSON text of len bytes, copied). */
+void		 store_tel_event(struct store *, int64_t seq,
+		    const char *event, size_t len);
+/* Events first..last (both included) form one batch from now on. */
+void		 store_tel_seal(struct store *, int64_t first, int64_t last);
+/* Batch first..last was accepted (or dropped): its events and its seal
+ * are deleted (one transaction). */
+void		 store_tel_done(struct store *, int64_t first, int64_t last);
+/*
+ * Loader, before store_start() (as the loaders above): batch_cb gets every
+ * sealed batch in order of first, then event_cb every event in order of
+ * seq (those of the batches included).  Either callback returning
+ * non-zero stops the load (-1, "PATH: loading stopped").
+ */
+int		 store_tel_load(struct store *,
+		    int (*batch_cb)(int64_t first, int64_t last, void *),
+		    int (*event_cb)(int64_t seq, const char *event,
+		    size_t len, void *), void *arg, char *err, size_t errlen);
+
 struct store_stats {
 	uint64_t	 commits;	/* transactions of records committed */
 	uint64_t	 records;	/* records committed */
