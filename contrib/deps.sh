@@ -4,7 +4,8 @@
 
 BECKND_DEBS="build-essential autoconf automake libtool pkg-config \
 libevent-dev libcurl4-openssl-dev libjson-c-dev libssl-dev libyaml-dev \
-libpcre2-dev libsqlite3-dev check json-schema-test-suite valgrind python3 curl"
+libpcre2-dev libsqlite3-dev check json-schema-test-suite valgrind python3 curl \
+python3-prometheus-client"
 
 becknd_install_deps() {
 	missing=""
