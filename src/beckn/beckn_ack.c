@@ -379,6 +379,7 @@ beckn_reply_parse(const char *body, size_t len, struct beckn_reply *r)
 		r->code = json_str(err, "code");
 		r->message = json_str(err, "message");
 		r->paths = json_str(err, "paths");
+		r->type = json_str(err, "type");
 	}
 	return r->status;
 }

@@ -147,6 +147,7 @@ struct beckn_reply {
 	const char		*code;
 	const char		*message;
 	const char		*paths;
+	const char		*type;		/* error.type, when given */
 };
 
 /* Fills r (always; clear it afterwards) and returns r->status. */

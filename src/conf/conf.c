@@ -44,6 +44,7 @@ enum ck_type {
 	CK_LOGLEVEL,
 	CK_PATH,	/* string, resolved relative to the config's folder */
 	CK_PATHLIST,
+	CK_STRMAP,	/* a mapping of words to strings: "key=value" list */
 };
 
 enum ck_scope { SCOPE_CONF, SCOPE_PARTICIPANT };
@@ -98,6 +99,19 @@ static const struct conf_key conf_keys[] = {
 	{ "store.retention", CK_DURATION, SCOPE_CONF, CKF_OFF,
 	    offsetof(struct conf, store_retention_ms), 1 * HOUR, 3650 * DAY },
 	CN("store.max_size", CK_SIZE, store_max_size, 0, 64LL << 40),
+	C("telemetry.url", CK_STR, telemetry_url, 0),
+	CN("telemetry.batch_size", CK_SIZE_T, telemetry_batch_size, 1, 10000),
+	CN("telemetry.max_batch_bytes", CK_SIZE, telemetry_max_batch_bytes,
+	    4LL << 10, 64LL << 20),
+	CN("telemetry.interval", CK_DURATION, telemetry_interval_ms,
+	    100 * MS, 1 * DAY),
+	CN("telemetry.timeout", CK_DURATION, telemetry_timeout_ms,
+	    100 * MS, 10 * MINUTE),
+	CN("telemetry.retry_max", CK_DURATION, telemetry_retry_max_ms,
+	    1 * SEC, 1 * DAY),
+	CN("telemetry.spool_max", CK_SIZE_T, telemetry_spool_max, 1,
+	    10000000),
+	C("telemetry.message_properties", CK_STRMAP, telemetry_props, 0),
 	C("registry.url", CK_STR, registry.url, 0),
 	C("registry.file", CK_PATH, registry.file, 0),
 	CN("registry.cache_ttl", CK_DURATION, registry.cache_ttl_ms,
@@ -192,6 +206,7 @@ static const struct {
 	{ "delivery.backoff", "delivery.backoff_max" },
 	{ "security.signature_ttl", "security.max_signature_ttl" },
 	{ "security.replay_sender_quota", "security.replay_cache_size" },
+	{ "telemetry.batch_size", "telemetry.spool_max" },
 };
 
 /* In enum beckn_role order. */
@@ -396,6 +411,7 @@ value_equal(const struct conf_key *k, const void *a, const void *b)
 		return str_equal(*(char *const *)pa, *(char *const *)pb);
 	case CK_STRLIST:
 	case CK_PATHLIST:
+	case CK_STRMAP:
 		/* The count lives right after the pointer (see set_list()). */
 		la = *(char **const *)pa;
 		lb = *(char **const *)pb;
@@ -654,6 +670,67 @@ range_error(struct loader *l, int line, const struct conf_key *k,
 	    (k->flags & CKF_OFF) ? ", or off" : "");
 }
 
+/*
+ * A mapping of words to strings (telemetry.message_properties), kept as
+ * "key=value" entries in the order written.  A key is a word: letters,
+ * digits, '.', '_' and '-' (it names an attribute).
+ */
+static int
+set_map(struct loader *l, const struct conf_key *k, yaml_node_t *n,
+    char ***vp, size_t *np)
+{
+	yaml_node_pair_t	*pair;
+	yaml_node_t		*kn, *vn;
+	char			**v = NULL, *ks = NULL, *vs = NULL;
+	size_t			 cnt = 0, len, i;
+
+	if (n->type != YAML_MAPPING_NODE) {
+		lerr(l, node_line(n), "%s: expected a mapping of names to "
+		    "values", k->name);
+		return -1;
+	}
+	for (pair = n->data.mapping.pairs.start;
+	    pair < n->data.mapping.pairs.top; pair++) {
+		kn = yaml_document_get_node(&l->doc, pair->key);
+		vn = yaml_document_get_node(&l->doc, pair->value);
+		if (cnt >= CONF_LIST_MAX) {
+			lerr(l, node_line(kn), "%s: more than %d entries",
+			    k->name, CONF_LIST_MAX);
+			goto fail;
+		}
+		if ((ks = scalar(l, kn, k->name)) == NULL ||
+		    (vs = scalar(l, vn, k->name)) == NULL)
+			goto fail;
+		len = strlen(ks);
+		if (len == 0 || len != strspn(ks, "abcdefghijklmnopqrstuvwxyz"
+		    "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-")) {
+			lerr(l, node_line(kn), "%s: \"%s\" is not a name "
+			    "(letters, digits, '.', '_', '-')", k->name, ks);
+			goto fail;
+		}
+		for (i = 0; i < cnt; i++)
+			if (strncmp(v[i], ks, len) == 0 && v[i][len] == '=') {
+				lerr(l, node_line(kn), "%s: duplicate name "
+				    "\"%s\"", k->name, ks);
+				goto fail;
+			}
+		v = xreallocarray(v, cnt + 1, sizeof(*v));
+		xasprintf(&v[cnt++], "%s=%s", ks, vs);
+		free(ks);
+		free(vs);
+		ks = vs = NULL;
+	}
+	free_list(*vp, *np);
+	*vp = v;
+	*np = cnt;
+	return 0;
+fail:
+	free(ks);
+	free(vs);
+	free_list(v, cnt);
+	return -1;
+}
+
 static int
 set_value(struct loader *l, const struct conf_key *k, yaml_node_t *n,
     void *base)
@@ -664,6 +741,9 @@ set_value(struct loader *l, const struct conf_key *k, yaml_node_t *n,
 	size_t		 i;
 	int		 rc = -1;
 
+	if (k->type == CK_STRMAP)
+		return set_map(l, k, n, (char ***)((char *)base + k->off),
+		    (size_t *)((char *)base + k->off + sizeof(char **)));
 	if (k->type == CK_STRLIST || k->type == CK_PATHLIST) {
 		/* The count lives right after the pointer in both structs. */
 		return set_list(l, k, n, (char ***)((char *)base + k->off),
@@ -954,6 +1034,12 @@ conf_defaults(struct conf *c)
 	c->store_sync = xstrdup("normal");
 	c->store_bodies = xstrdup("all");
 	c->store_retention_ms = 30 * DAY;
+	c->telemetry_batch_size = 100;
+	c->telemetry_max_batch_bytes = 1u << 20;
+	c->telemetry_interval_ms = 5 * MINUTE;
+	c->telemetry_timeout_ms = 10 * SEC;
+	c->telemetry_retry_max_ms = 1 * MINUTE;
+	c->telemetry_spool_max = 10000;
 }
 
 /* Path of an http(s) URL, without a trailing '/'; NULL if not a URL. */
@@ -1116,6 +1202,50 @@ check_store(struct loader *l, const struct conf *c)
 }
 
 /*
+ * telemetry.url is an http(s) URL; each message_properties value a path
+ * of member names from the body's root, "name[]" expanding an array.
+ */
+static int
+check_telemetry(struct loader *l, const struct conf *c)
+{
+	const char	*path, *seg, *end;
+	size_t		 i, len;
+	char		*u;
+
+	if (c->telemetry_url != NULL && *c->telemetry_url != '\0') {
+		if ((u = url_path(c->telemetry_url)) == NULL) {
+			lerr(l, line_of(c, "telemetry.url"), "telemetry.url: "
+			    "\"%s\" is not an http:// or https:// URL",
+			    c->telemetry_url);
+			return -1;
+		}
+		free(u);
+	}
+	for (i = 0; i < c->ntelemetry_props; i++) {
+		path = strchr(c->telemetry_props[i], '=') + 1;
+		for (seg = path;; seg = end + 1) {
+			end = strchr(seg, '.');
+			len = end != NULL ? (size_t)(end - seg) : strlen(seg);
+			if (len >= 2 && seg[len - 2] == '[' &&
+			    seg[len - 1] == ']')
+				len -= 2;
+			if (len == 0 || memchr(seg, '[', len) != NULL ||
+			    memchr(seg, ']', len) != NULL) {
+				lerr(l, line_of(c,
+				    "telemetry.message_properties"),
+				    "telemetry.message_properties: \"%s\" is "
+				    "not a path like message.order.id or "
+				    "message.order.items[].id", path);
+				return -1;
+			}
+			if (end == NULL)
+				break;
+		}
+	}
+	return 0;
+}
+
+/*
  * The admin API shows every message: off loopback it needs a token.
  */
 static int
@@ -1245,7 +1375,8 @@ validate(struct loader *l, struct conf *c)
 		    c->registry.url);
 		return -1;
 	}
-	if (check_store(l, c) == -1 || check_admin(l, c) == -1)
+	if (check_store(l, c) == -1 || check_admin(l, c) == -1 ||
+	    check_telemetry(l, c) == -1)
 		return -1;
 	if (c->listen_registry != NULL && c->registry.file == NULL) {
 		lerr(l, line_of(c, "listen.registry"), "listen.registry needs "
@@ -1425,6 +1556,8 @@ conf_free(struct conf *c)
 	free(c->store_path);
 	free(c->store_sync);
 	free(c->store_bodies);
+	free(c->telemetry_url);
+	free_list(c->telemetry_props, c->ntelemetry_props);
 	if (c->client_token != NULL)
 		explicit_wipe(c->client_token, strlen(c->client_token));
 	free(c->client_token);

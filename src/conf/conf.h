@@ -67,6 +67,17 @@ struct conf {
 	int64_t		 store_retention_ms;	/* 0: off (keep all) */
 	size_t		 store_max_size;	/* bytes; 0: no limit */
 
+	/* telemetry: ONEST network telemetry (src/telemetry). */
+	char		*telemetry_url;		/* NULL: off */
+	size_t		 telemetry_batch_size;	/* events */
+	size_t		 telemetry_max_batch_bytes;
+	int64_t		 telemetry_interval_ms;
+	int64_t		 telemetry_timeout_ms;
+	int64_t		 telemetry_retry_max_ms;
+	size_t		 telemetry_spool_max;	/* events */
+	char		**telemetry_props;	/* "key=path" */
+	size_t		 ntelemetry_props;
+
 	struct registry_conf registry;
 
 	char		**schemas;

@@ -383,6 +383,17 @@ attempts_max(const struct deliver_conf *c)
 	return a;
 }
 
+/* Latency is measured on the monotonic clock, whatever clock the
+ * queue's timers use (tests give a manual one). */
+static int64_t
+mono_ns(void)
+{
+	struct timespec	 ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
 void
 delivery_report(const struct delivery *dl, enum deliver_outcome outcome,
     int status, const char *reason)
@@ -400,6 +411,7 @@ delivery_report(const struct delivery *dl, enum deliver_outcome outcome,
 	r.attempts = dl->attempts;
 	r.status = status;
 	r.reason = reason;
+	r.elapsed_ns = dl->elapsed_ns;
 	d->report(&r, d->report_arg);
 }
 
@@ -449,6 +461,9 @@ done_cb(const struct http_client_response *resp, void *arg)
 	long		 st = resp->status;
 
 	dl->hreq = NULL;
+	/* Reported with this attempt's outcome (a message given up unsent
+	 * reports none). */
+	dl->elapsed_ns = mono_ns() - dl->sent_ns;
 	if (resp->error != HTTPC_OK) {
 		snprintf(why, sizeof(why), "%s (%s)",
 		    http_client_error_name(resp->error),
@@ -495,6 +510,7 @@ delivery_attempt(struct delivery *dl)
 	}
 	dl->attempts++;
 	dl->state = DL_SENDING;
+	dl->sent_ns = mono_ns();
 	dl->hreq = http_client_post(dpart_http(dl->part), dl->url, dl->hdrv,
 	    dl->body, dl->len, dl->d->conf.timeout_ms, done_cb, dl);
 }

@@ -237,6 +237,7 @@ struct deliver_report {
 	int			 attempts;	/* so far, restored included */
 	int			 status;	/* the HTTP status; 0: none */
 	const char		*reason;	/* failure; NULL: DELIVERED */
+	int64_t			 elapsed_ns;	/* the attempt's time; 0: none */
 };
 
 /*

@@ -56,6 +56,8 @@ struct delivery {
 	int			 attempts;	/* restored ones included */
 	int			 aged;		/* first_ms is set */
 	int64_t			 first_ms;	/* clock: first attempt */
+	int64_t			 sent_ns;	/* monotonic: this attempt */
+	int64_t			 elapsed_ns;	/* the last attempt's time */
 	int64_t			 dead_ms;
 	char			 why[256];	/* the last failure */
 	struct event		*retry;

@@ -220,8 +220,10 @@ proxy_new(struct event_base *base, struct conf *c, const struct clock *clock,
 	TAILQ_INIT(&px->inbound);
 	TAILQ_INIT(&px->outbound);
 	TAILQ_INIT(&px->fanouts);
+	observe_init(px);
 	if ((px->snap = snapshot_new(base, c, NULL, clock, &px->nsnapshots,
 	    err, errlen)) == NULL) {
+		observe_free(px);
 		free(px);
 		return NULL;
 	}
@@ -260,6 +262,11 @@ proxy_new(struct event_base *base, struct conf *c, const struct clock *clock,
 			    why);
 			goto fail;
 		}
+		if (observe_routes(px) == -1) {
+			snprintf(err, errlen, "%s: listen.admin: cannot route "
+			    "/metrics", c->file);
+			goto fail;
+		}
 		log_info("listening: admin %s (port %d)%s", c->listen_admin,
 		    admin_server_port(px->admin_srv), c->store_path == NULL ?
 		    "; store: off, so the journal API has nothing to show" :
@@ -280,6 +287,7 @@ proxy_new(struct event_base *base, struct conf *c, const struct clock *clock,
 	/* Last: the outbox it reloads is sent with the settings above. */
 	if (journal_open(px, c, err, errlen) == -1)
 		goto fail;
+	observe_start(px);
 	return px;
 fail:
 	/* The caller still owns c on failure. */
@@ -303,6 +311,7 @@ proxy_free(struct proxy *px)
 	http_server_free(px->client_srv);
 	sync_table_free(px->sync);
 	deliver_free(px->deliver);
+	observe_free(px);
 	/* After the queue: what it still held stays queued on disk. */
 	journal_close(px);
 	proxy_peers_free(px);

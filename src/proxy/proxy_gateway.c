@@ -49,6 +49,8 @@ struct fanout {
 	char			*transaction_id;
 	char			*domain;
 	int64_t			 sent_ms;
+	int64_t			 sent_ns;	/* real time */
+	json_object		*parsed;	/* the search: telemetry */
 	struct fanout_target	*t;
 	size_t			 nt;
 	size_t			 npending;
@@ -77,6 +79,7 @@ fanout_free(struct fanout *fo)
 	free(fo->transaction_id);
 	free(fo->domain);
 	free(fo->gw_id_copy);
+	json_object_put(fo->parsed);
 	TAILQ_REMOVE(&fo->px->fanouts, fo, entry);
 	fo->px->nfanouts--;
 	free(fo);
@@ -98,16 +101,18 @@ gateway_cancel(struct fanout *fo)
 		fanout_free(fo);
 }
 
-/* The search as sent to one BPP, with its answer, into the journal. */
+/*
+ * The search as sent to one BPP, with its answer: into the journal,
+ * counted and reported.
+ */
 static void
 journal_forward(const struct fanout_target *t,
     const struct http_client_response *resp, const struct beckn_reply *r)
 {
 	const struct fanout	*fo = t->fo;
 	struct store_msg	 m;
+	struct observed		 o;
 
-	if (fo->px->store == NULL)
-		return;
 	memset(&m, 0, sizeof(m));
 	m.direction = "out";
 	m.participant = fo->gw_id_copy;
@@ -136,7 +141,21 @@ journal_forward(const struct fanout_target *t,
 	m.end_ms = clock_now_ms(fo->px->clock);
 	m.body = fo->body;
 	m.len = fo->len;
-	store_put(fo->px->store, &m, NULL, NULL);
+	if (fo->px->store != NULL)
+		store_put(fo->px->store, &m, NULL, NULL);
+	memset(&o, 0, sizeof(o));
+	o.m = &m;
+	o.body = fo->parsed;
+	o.start_ns = fo->sent_ns;
+	o.end_ns = observe_now_ns();
+	if (m.ack != NULL && strcmp(m.ack, "NACK") == 0)
+		o.err_type = r->type != NULL ? r->type : "CORE-ERROR";
+	else if (m.ack == NULL)
+		o.err_type = "NETWORK-ERROR";
+	o.url = t->url;
+	o.recipient = t->bpp;
+	o.recipient_uri = t->url;
+	observe_message(fo->px, &o);
 }
 
 static void
@@ -224,13 +243,15 @@ gateway_prepare(struct proxy *px, const struct conf_participant *gw,
 }
 
 void
-gateway_dispatch(struct fanout *fo, char *body, size_t len)
+gateway_dispatch(struct fanout *fo, char *body, size_t len,
+    json_object *parsed)
 {
 	const char	*hdrs[4];
 	size_t		 i;
 
 	fo->body = body;
 	fo->len = len;
+	fo->parsed = json_object_get(parsed);
 	if (fo->nt == 0) {
 		log_warn("gateway: search %s: no BPP is registered for the "
 		    "domain", fo->message_id);
@@ -243,6 +264,7 @@ gateway_dispatch(struct fanout *fo, char *body, size_t len)
 	hdrs[3] = NULL;
 	fo->npending = fo->nt;
 	fo->sent_ms = clock_now_ms(fo->px->clock);
+	fo->sent_ns = observe_now_ns();
 	for (i = 0; i < fo->nt; i++)
 		fo->t[i].hreq = http_client_post(fo->http, fo->t[i].url,
 		    hdrs, fo->body, fo->len, 0, forwarded, &fo->t[i]);

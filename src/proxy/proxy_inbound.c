@@ -119,6 +119,8 @@ struct inbound {
 	int64_t				 rexp[2];
 	size_t				 nrkeys;
 	int64_t				 start_ms;	/* received */
+	int64_t				 start_ns;	/* real time */
+	int64_t				 store_ns;	/* monotonic */
 	/* The store's commit of the record (IN_STORE). */
 	struct store_op			*sop;
 	int				 stored;	/* 1 ok, -1 failed */
@@ -256,15 +258,18 @@ record(struct inbound *in, struct store_msg *m)
 {
 	memset(m, 0, sizeof(*m));
 	m->direction = "in";
-	m->participant = in->p->subscriber_id;
-	m->role = beckn_role_type(in->p->role);
+	/* A message refused at route has neither participant nor action. */
+	if (in->p != NULL) {
+		m->participant = in->p->subscriber_id;
+		m->role = beckn_role_type(in->p->role);
+	}
 	/*
 	 * The verified signer: a record is made only once the signature
 	 * verified.  Not in->sender, which a message refused at bind (or
 	 * before) may claim for someone else, or not have.
 	 */
 	m->peer = in->auth.h.subscriber_id;
-	m->action = in->action->name;
+	m->action = in->action != NULL ? in->action->name : NULL;
 	journal_ids(m, in->body);
 	m->start_ms = in->start_ms;
 	m->end_ms = clock_now_ms(in->px->clock);
@@ -272,21 +277,52 @@ record(struct inbound *in, struct store_msg *m)
 	m->len = in->rawlen;
 }
 
-/* A verified sender's message refused: journalled, nobody waits. */
+/* Counted and reported: the message and our answer to it. */
 static void
-journal_nack(struct inbound *in)
+observed(struct inbound *in, const struct store_msg *m)
+{
+	struct observed	 o;
+
+	memset(&o, 0, sizeof(o));
+	o.m = m;
+	o.body = in->body;
+	o.start_ns = in->start_ns;
+	o.end_ns = observe_now_ns();
+	if (m->ack != NULL && strcmp(m->ack, "NACK") == 0)
+		o.err_type = observe_err_type(in->err);
+	o.route = http_request_path(in->req);
+	o.host = http_request_header(in->req, "Host");
+	observe_message(in->px, &o);
+}
+
+/*
+ * Every refusal is counted; a verified sender's message (past verify the
+ * bytes are the signer's) is also journalled and reported, nobody waits.
+ */
+static void
+nack_observed(struct inbound *in)
 {
 	const struct beckn_error	*be = beckn_error_get(in->err);
 	struct store_msg		 m;
+	json_object			*body = in->body;
 
-	if (in->px->store == NULL || in->action == NULL)
-		return;
 	record(in, &m);
 	m.http_status = be->http_status;
 	m.ack = "NACK";
 	m.error_code = be->code;
 	m.error_message = in->msg;
-	store_put(in->px->store, &m, NULL, NULL);
+	if (in->stage <= IN_VERIFY) {
+		/* Not the signer's: counted only, under no participant's
+		 * name it might have forged. */
+		in->body = NULL;
+		observed(in, &m);
+		in->body = body;
+		return;
+	}
+	observed(in, &m);
+	if (in->px->store != NULL && in->action != NULL &&
+	    in->stage != IN_STORE)
+		store_put(in->px->store, &m, NULL, NULL);
 }
 
 /* The one exit for every refusal. */
@@ -319,9 +355,7 @@ inbound_nack(struct inbound *in)
 	    in->auth.h.subscriber_id : http_request_peer(in->req),
 	    in->message_id != NULL ? in->message_id : "-", in->msg);
 	in->px->stats.inbound_nacked[in->stage]++;
-	/* Past verify the bytes are the signer's: journalled. */
-	if (in->stage > IN_VERIFY && in->stage != IN_STORE)
-		journal_nack(in);
+	nack_observed(in);
 	proxy_reply_error(in->req, in->err, in->paths[0] != '\0' ? in->paths :
 	    NULL, in->msg, hdrs[0] != NULL ? hdrs : NULL);
 	inbound_free(in);
@@ -491,12 +525,16 @@ static enum st
 verify_stage(struct inbound *in, struct sigcheck *sc, int gateway)
 {
 	struct registry_record	*r;
+	int64_t			 t0;
 	size_t			 i;
+	int			 rc;
 
 	sc->nverified = 0;
 	for (i = 0; i < sc->nrecs; i++) {
-		if (sig_verify_digest(&sc->h, sc->recs[i]->key, in->digest) !=
-		    SIG_OK)
+		t0 = observe_mono_ns();
+		rc = sig_verify_digest(&sc->h, sc->recs[i]->key, in->digest);
+		observe_stage(in->px, OBS_VERIFY, observe_mono_ns() - t0);
+		if (rc != SIG_OK)
 			continue;
 		r = sc->recs[sc->nverified];
 		sc->recs[sc->nverified++] = sc->recs[i];
@@ -754,9 +792,13 @@ st_validate(struct inbound *in)
 	struct schema_errors	 errs;
 	char			 paths[512];
 	char			 msg[SCHEMA_PATH_LEN + SCHEMA_MESSAGE_LEN + 8];
+	int64_t			 t0 = observe_mono_ns();
+	int			 rc;
 
-	if (schema_validate_action(in->snap->schemas, in->action->name,
-	    in->body, &in->snap->schema_opts, &errs) == 0)
+	rc = schema_validate_action(in->snap->schemas, in->action->name,
+	    in->body, &in->snap->schema_opts, &errs);
+	observe_stage(in->px, OBS_VALIDATE, observe_mono_ns() - t0);
+	if (rc == 0)
 		return ST_NEXT;
 	proxy_schema_nack(&errs, paths, sizeof(paths), msg, sizeof(msg));
 	return fail(in, BECKN_ERR_SCHEMA, paths, "%s", msg);
@@ -867,6 +909,13 @@ store_cb(int ok, const char *reason, void *arg)
 
 	in->sop = NULL;
 	in->stored = ok ? 1 : -1;
+	observe_stage(in->px, OBS_STORE_COMMIT, observe_mono_ns() -
+	    in->store_ns);
+	in->px->obs.store_failing = !ok;
+	if (!ok)
+		snprintf(in->px->obs.store_reason,
+		    sizeof(in->px->obs.store_reason), "%s", reason != NULL ?
+		    reason : "unknown error");
 	snprintf(in->store_reason, sizeof(in->store_reason), "%s",
 	    reason != NULL ? reason : "unknown error");
 	inbound_run(in);
@@ -910,6 +959,7 @@ st_store(struct inbound *in)
 	m.replay_owner = in->sender;
 	m.keys = k;
 	m.nkeys = in->nrkeys;
+	in->store_ns = observe_mono_ns();
 	in->sop = store_put(in->px->store, &m, store_cb, in);
 	return ST_WAIT;
 }
@@ -918,10 +968,15 @@ static enum st
 st_reply(struct inbound *in)
 {
 	struct proxy	*px = in->px;
+	struct store_msg m;
 	char		*body;
 	size_t		 len;
 
 	px->stats.inbound_acked++;
+	record(in, &m);
+	m.http_status = 200;
+	m.ack = "ACK";
+	observed(in, &m);
 	log_info("network: ACK %s %s from %s (message_id %s)",
 	    in->p->subscriber_id, in->action->name, in->sender,
 	    in->message_id != NULL ? in->message_id : "-");
@@ -931,7 +986,7 @@ st_reply(struct inbound *in)
 	/* Hand the exact bytes over without copying them. */
 	body = http_request_steal_body(in->req, &len);
 	if (in->fo != NULL) {
-		gateway_dispatch(in->fo, body, len);
+		gateway_dispatch(in->fo, body, len, in->body);
 		in->fo = NULL;
 	} else {
 		deliver_start(in->dl, body, len);
@@ -954,8 +1009,15 @@ proxy_inbound(struct http_request *req, void *arg)
 	in->req = req;
 	in->snap = snapshot_ref(px->snap);
 	in->start_ms = clock_now_ms(px->clock);
+	in->start_ns = observe_now_ns();
 	in->stage = IN_ROUTE;
 	TAILQ_INSERT_TAIL(&px->inbound, in, entry);
 	px->ninbound++;
 	inbound_run(in);
+}
+
+const char *
+proxy_inbound_stage_name(int stage)
+{
+	return stage >= 0 && stage < IN_NSTAGES ? stages[stage].name : "-";
 }

@@ -13,6 +13,7 @@
  *   proxy_peers.c     one outbound HTTP client per participant
  *   proxy_journal.c   the durable store: records, and what a start
  *                     rebuilds from it
+ *   proxy_observe.c   telemetry, metrics, health and readiness
  *
  * Calls go one way: proxy.c -> pipelines -> gateway, sync, snapshot,
  * peers -> common.  No file calls back into one above it.
@@ -60,6 +61,11 @@ struct sync_table;
 struct sync_wait;
 struct store;
 struct store_msg;
+struct telemetry;
+struct metrics;
+struct metric;
+struct registry_req;
+struct event;
 
 /* Longest id (message_id, transaction_id, bap_id, bpp_id) accepted. */
 #define PROXY_ID_MAX	255
@@ -127,6 +133,50 @@ struct proxy_stats {
 	struct deliver_stats	 deliver;
 };
 
+/* Latency histograms of the pipeline (becknd_stage_duration_seconds). */
+enum obs_stage {
+	OBS_VERIFY,
+	OBS_VALIDATE,
+	OBS_STORE_COMMIT,
+	OBS_DELIVERY,
+	OBS_NSTAGES
+};
+
+/* proxy_observe.c's state: metric families, the readiness probe. */
+struct observe {
+	struct metrics		*metrics;
+	struct metric		*build, *messages, *in_refused, *out_refused;
+	struct metric		*stages, *peer_calls;
+	struct metric		*deliveries, *delivery_retries, *dead_dropped;
+	struct metric		*redelivered, *queue_full, *queue_depth;
+	struct metric		*reg_lookups, *reg_inflight, *reg_entries;
+	struct metric		*reg_limited;
+	struct metric		*replay_entries, *replay_bytes, *connections;
+	struct metric		*tel_spool, *tel_batches, *tel_events;
+	struct metric		*tel_sent, *tel_failures, *tel_dropped;
+	struct metric		*store_queue, *store_commits, *store_failures;
+	/* The store's last commit failed (readiness), and why. */
+	int			 store_failing;
+	char			 store_reason[160];
+	struct event		*probe_ev;
+	struct registry_req	*probe;
+	struct snapshot		*probe_snap;	/* the probe's registry */
+	int			 probed;
+};
+
+/* One message a participant sent or received, with its answer. */
+struct observed {
+	const struct store_msg	*m;	/* as journalled (store on or off) */
+	json_object		*body;	/* parsed; NULL: counted only */
+	int64_t			 start_ns, end_ns;	/* real time */
+	const char		*err_type;	/* NACK's type; NULL: derived */
+	/* Inbound: the path and Host we were called on. */
+	const char		*route, *host;
+	/* Outbound: the URL called; its recipient when the context has
+	 * none (a search forwarded by the gateway). */
+	const char		*url, *recipient, *recipient_uri;
+};
+
 struct proxy {
 	struct event_base	*base;
 	const struct clock	*clock;
@@ -143,6 +193,8 @@ struct proxy {
 	struct admin_server	*admin_srv;	/* listen.admin */
 	struct deliver		*deliver;
 	struct store		*store;		/* NULL: store: off */
+	struct telemetry	*telemetry;	/* ONEST telemetry */
+	struct observe		 obs;
 	size_t			 journal_replay_loaded;	/* at start */
 	size_t			 journal_replay_lost;
 	size_t			 journal_outbox_loaded;
@@ -224,12 +276,39 @@ void		 journal_close(struct proxy *);
  * code from a body (borrowed from it). */
 void		 journal_ids(struct store_msg *, json_object *body);
 
+/* proxy_observe.c */
+/* Metric families; before anything is observed. */
+void		 observe_init(struct proxy *);
+/* /metrics, /healthz, /readyz on listen.admin (when set). */
+int		 observe_routes(struct proxy *);
+/* Telemetry with px->store (NULL: memory spool); with a store, between
+ * store_open() and store_start() (it loads the spool). */
+int		 observe_telemetry_open(struct proxy *, const struct conf *,
+		    char *err, size_t errlen);
+/* Seals the telemetry spool's open batch: before the store closes. */
+void		 observe_telemetry_close(struct proxy *);
+/* The readiness probe (asks the registry until it answered once). */
+void		 observe_start(struct proxy *);
+void		 observe_reconfigure(struct proxy *, const struct conf *);
+void		 observe_free(struct proxy *);
+/* Count and report one message (see struct observed). */
+void		 observe_message(struct proxy *, const struct observed *);
+void		 observe_stage(struct proxy *, enum obs_stage, int64_t ns);
+/* 1 when ready; *checks (the caller's) names each check's verdict. */
+int		 observe_ready(struct proxy *, json_object **checks);
+/* A NACK's error type for the telemetry's error event. */
+const char	*observe_err_type(enum beckn_err);
+int64_t		 observe_now_ns(void);	/* CLOCK_REALTIME */
+int64_t		 observe_mono_ns(void);	/* CLOCK_MONOTONIC */
+
 /* proxy_inbound.c */
 void		 proxy_inbound(struct http_request *, void *proxy);
+const char	*proxy_inbound_stage_name(int);
 void		 proxy_inbound_abort_all(struct proxy *);
 
 /* proxy_outbound.c */
 void		 proxy_outbound(struct http_request *, void *proxy);
+const char	*proxy_outbound_stage_name(int);
 void		 proxy_outbound_abort_all(struct proxy *);
 
 /* proxy_gateway.c: a verified search fanned out to the domain's BPPs. */
@@ -247,9 +326,11 @@ struct fanout	*gateway_prepare(struct proxy *,
 /*
  * Send body (taken, with the len bytes it holds on the proxy's memory
  * budget, which the fan-out gives back) to every BPP; the fan-out frees
- * itself when done.
+ * itself when done.  parsed: the body as parsed (a reference is kept,
+ * for the telemetry of each forward).
  */
-void		 gateway_dispatch(struct fanout *, char *body, size_t len);
+void		 gateway_dispatch(struct fanout *, char *body, size_t len,
+		    json_object *parsed);
 void		 gateway_cancel(struct fanout *);
 void		 gateway_abort_all(struct proxy *);
 

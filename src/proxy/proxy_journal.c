@@ -135,6 +135,11 @@ report_cb(const struct deliver_report *r, void *arg)
 	struct proxy	*px = arg;
 	const char	*state;
 
+	/* An attempt that ended (a letter given up by age made none). */
+	if (r->outcome != DELIVER_DEAD && r->elapsed_ns > 0)
+		observe_stage(px, OBS_DELIVERY, r->elapsed_ns);
+	if (px->store == NULL)
+		return;
 	switch (r->outcome) {
 	case DELIVER_DELIVERED:
 		state = "delivered";
@@ -160,15 +165,20 @@ journal_open(struct proxy *px, const struct conf *c, char *err,
 {
 	struct store_conf	 sc;
 
-	if (c->store_path == NULL)
-		return 0;
+	if (c->store_path == NULL) {
+		/* Dead letters are kept in memory; telemetry spools there. */
+		deliver_set_reporter(px->deliver, report_cb, px, 1);
+		return observe_telemetry_open(px, c, err, errlen);
+	}
 	store_conf_of(c, &sc);
 	if ((px->store = store_open(&sc, err, errlen)) == NULL)
 		return -1;
+	/* The telemetry spool loads before the writer starts. */
 	if (store_replay_load(px->store, clock_now_ms(px->clock),
 	    replay_load_cb, px, err, errlen) == -1 ||
 	    store_outbox_load(px->store, outbox_load_cb, px, err, errlen) ==
-	    -1 || store_start(px->store, px->base, err, errlen) == -1)
+	    -1 || observe_telemetry_open(px, c, err, errlen) == -1 ||
+	    store_start(px->store, px->base, err, errlen) == -1)
 		return -1;
 	store_set_requeue_cb(px->store, requeue_cb, px);
 	/* Dead letters are kept by the store, not in memory. */
@@ -189,6 +199,7 @@ journal_reconfigure(struct proxy *px, const struct conf *c)
 {
 	struct store_conf	 sc;
 
+	observe_reconfigure(px, c);
 	if (px->store == NULL)
 		return;
 	store_conf_of(c, &sc);
@@ -198,6 +209,8 @@ journal_reconfigure(struct proxy *px, const struct conf *c)
 void
 journal_close(struct proxy *px)
 {
+	/* Its open batch is sealed into the store, which then writes it. */
+	observe_telemetry_close(px);
 	store_close(px->store);
 	px->store = NULL;
 }

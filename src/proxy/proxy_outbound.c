@@ -96,6 +96,7 @@ struct outbound {
 	char				 reg_reason[256];
 	int				 sent;
 	int64_t				 sent_ms;
+	int64_t				 sent_ns;	/* real time */
 	struct target			*targets;
 	size_t				 ntargets;
 	size_t				 npending;
@@ -383,9 +384,13 @@ st_validate(struct outbound *ob)
 	struct schema_errors	 errs;
 	char			 paths[512];
 	char			 msg[SCHEMA_PATH_LEN + SCHEMA_MESSAGE_LEN + 8];
+	int64_t			 t0 = observe_mono_ns();
+	int			 rc;
 
-	if (schema_validate_action(ob->snap->schemas, ob->action->name,
-	    ob->body, &ob->snap->schema_opts, &errs) == 0)
+	rc = schema_validate_action(ob->snap->schemas, ob->action->name,
+	    ob->body, &ob->snap->schema_opts, &errs);
+	observe_stage(ob->px, OBS_VALIDATE, observe_mono_ns() - t0);
+	if (rc == 0)
 		return ST_NEXT;
 	proxy_schema_nack(&errs, paths, sizeof(paths), msg, sizeof(msg));
 	return fail(ob, BECKN_ERR_SCHEMA, paths, "%s", msg);
@@ -519,15 +524,17 @@ sync_done(json_object *responses, void *arg)
 	outbound_run(ob);	/* forward waits on if peers still answer */
 }
 
-/* One message sent to one peer, with its answer, into the journal. */
+/*
+ * One message sent to one peer, with its answer: into the journal,
+ * counted and reported.
+ */
 static void
 journal_sent(const struct target *t, const struct http_client_response *resp)
 {
 	const struct outbound	*ob = t->ob;
 	struct store_msg	 m;
+	struct observed		 o;
 
-	if (ob->px->store == NULL)
-		return;
 	memset(&m, 0, sizeof(m));
 	m.direction = "out";
 	m.participant = ob->p->subscriber_id;
@@ -552,7 +559,22 @@ journal_sent(const struct target *t, const struct http_client_response *resp)
 	m.end_ms = clock_now_ms(ob->px->clock);
 	m.body = ob->wire;
 	m.len = ob->wirelen;
-	store_put(ob->px->store, &m, NULL, NULL);
+	if (ob->px->store != NULL)
+		store_put(ob->px->store, &m, NULL, NULL);
+	memset(&o, 0, sizeof(o));
+	o.m = &m;
+	o.body = ob->body;
+	o.start_ns = ob->sent_ns;
+	o.end_ns = observe_now_ns();
+	if (t->outcome == OC_NACK)
+		o.err_type = t->reply.type != NULL ? t->reply.type :
+		    "CORE-ERROR";
+	else if (t->outcome != OC_ACK)
+		o.err_type = "NETWORK-ERROR";
+	o.url = t->url;
+	o.recipient = t->peer;
+	o.recipient_uri = t->url;
+	observe_message(ob->px, &o);
 }
 
 static void
@@ -615,6 +637,7 @@ st_forward(struct outbound *ob)
 	}
 	ob->sent = 1;
 	ob->sent_ms = clock_now_ms(ob->px->clock);
+	ob->sent_ns = observe_now_ns();
 	hdrs[0] = "Content-Type: application/json";
 	hdrs[1] = ob->auth_hdr;
 	hdrs[2] = NULL;
@@ -705,4 +728,10 @@ proxy_outbound(struct http_request *req, void *arg)
 	TAILQ_INSERT_TAIL(&px->outbound, ob, entry);
 	px->noutbound++;
 	outbound_run(ob);
+}
+
+const char *
+proxy_outbound_stage_name(int stage)
+{
+	return stage >= 0 && stage < OUT_NSTAGES ? stages[stage].name : "-";
 }

@@ -129,6 +129,7 @@ struct registry {
 	struct misses		*misses;
 	struct event		*pump_ev;
 	uint64_t		 limited;
+	uint64_t		 n_hits, n_misses, n_stale, n_answered;
 	struct registry_recset	*file;
 	struct flight_list	 flights;
 	struct registry_cache	*flight_idx;	/* ckey -> flight, no bound */
@@ -395,6 +396,12 @@ req_finish(struct registry_req *req, struct answer *a,
 	memset(res, 0, sizeof(*res));
 	res->source = src;
 	res->stale = stale;
+	if (src == REGISTRY_SRC_CACHE && stale)
+		reg->n_stale++;
+	else if (src == REGISTRY_SRC_CACHE)
+		reg->n_hits++;
+	else if (src == REGISTRY_SRC_REGISTRY)
+		reg->n_misses++;
 	res->reason = req->reason;
 	why[0] = '\0';
 	if (a == NULL) {
@@ -512,6 +519,9 @@ flight_done(const struct http_client_response *resp, void *arg)
 	flight_unlink(reg, fl);
 	misses_finished(reg->misses, fl->charged);
 	pump_soon(reg);
+	/* Reachable and not failing: it answers (readiness). */
+	if (resp->error == HTTPC_OK && resp->status < 500)
+		reg->n_answered++;
 	if (resp->error != HTTPC_OK) {
 		down = 1;
 		snprintf(why, sizeof(why), "registry unreachable: %s",
@@ -858,6 +868,11 @@ registry_stats(const struct registry *reg, struct registry_stats *st)
 
 	memset(st, 0, sizeof(*st));
 	st->limited = reg->limited;
+	st->hits = reg->n_hits;
+	st->misses = reg->n_misses;
+	st->stale = reg->n_stale;
+	st->answered = reg->n_answered;
+	st->file = reg->file != NULL;
 	TAILQ_FOREACH(fl, &reg->flights, entry)
 		st->flights++;
 	if (reg->misses == NULL)

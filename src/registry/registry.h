@@ -343,6 +343,12 @@ struct registry_stats {
 	int		 inflight_misses;
 	size_t		 flights;	/* distinct lookups queued or sent */
 	uint64_t	 limited;	/* lookups answered REGISTRY_LIMITED */
+	/* Lookups answered from the cache (fresh), fetched from the
+	 * registry (or failed there), and answered stale (registry down). */
+	uint64_t	 hits, misses, stale;
+	/* Registry answers with a status below 500 (it is up). */
+	uint64_t	 answered;
+	int		 file;		/* file mode: never asks */
 };
 void		 registry_stats(const struct registry *,
 		    struct registry_stats *);
