@@ -154,10 +154,14 @@ class Proc:
 
 class Network:
     def __init__(self, becknd, srcdir=SRCDIR, workdir=None, port_base=None,
-                 out=None, lower_types=False):
+                 out=None, lower_types=False, extra=None):
         self.becknd = os.path.abspath(becknd)
         # Registries in the wild spell types "bpp" as well as "BPP".
         self.lower_types = lower_types
+        # extra(name) -> (lines under "listen:", top-level lines) added
+        # to a participant's configuration (tests: listen.admin,
+        # telemetry).
+        self.extra = extra
         self.srcdir = os.path.abspath(srcdir)
         self.sandbox = os.path.join(self.srcdir, "contrib", "sandbox")
         self.own_workdir = workdir is None
@@ -264,10 +268,13 @@ class Network:
                 "  level: info",
             ]) + "\n"
         p = self.parties[name]
+        listen, more = self.extra(name) if self.extra is not None else \
+            ([], [])
         L += ["listen:",
               "  network: %s" % yq("%s:%d" % (HOST, p.net_port))]
         if p.client_port is not None:
             L.append("  client: %s" % yq("%s:%d" % (HOST, p.client_port)))
+        L += listen
         L += ["registry:",
               "  url: %s" % yq(self.registry_url),
               "  cache_ttl: 1m",
@@ -283,7 +290,7 @@ class Network:
               "  upstream_timeout: 5s",
               "  shutdown_timeout: 2s",
               "log:",
-              "  level: info",
+              "  level: info"] + more + [
               "store:",
               "  path: %s" % yq(name + ".db"),
               "participants:",
