@@ -8,7 +8,7 @@
  * adding a module means placing it here.
  *
  *   util < sig, schema, beckn, replay < net, http < registry, deliver
- *        < conf, lookup < proxy < cli < becknd.c
+ *        < conf, lookup, telemetry < proxy < cli < becknd.c
  *
  * The test reads every `#include "module/..."` of every .c and .h under
  * src/ (includes without a '/', such as "config.h", are the build's own).
@@ -36,7 +36,7 @@ static const struct {
 	{ "sig", 1 }, { "schema", 1 }, { "beckn", 1 }, { "replay", 1 },
 	{ "net", 2 }, { "http", 2 },
 	{ "registry", 3 }, { "deliver", 3 }, { "store", 3 },
-	{ "conf", 4 }, { "lookup", 4 }, { "admin", 4 },
+	{ "conf", 4 }, { "lookup", 4 }, { "admin", 4 }, { "telemetry", 4 },
 	{ "proxy", 5 },
 	{ "cli", 6 },
 	{ "", 7 },		/* src/becknd.c, the entry point */
