@@ -50,6 +50,7 @@
 #include "testutil.h"
 #include "store/store.h"
 #include "telemetry/telemetry.h"
+#include "util/log.h"
 #include "util/xmalloc.h"
 
 #define START_NS	1735030800123000000LL
@@ -1137,6 +1138,90 @@ START_TEST(off_sends_nothing)
 }
 END_TEST
 
+/* stderr into a file at level INFO, until capture_end(). */
+static int
+capture_start(FILE **tmp)
+{
+	int	 saved;
+
+	ck_assert_ptr_nonnull(*tmp = tmpfile());
+	fflush(stderr);
+	ck_assert_int_ge(saved = dup(STDERR_FILENO), 0);
+	ck_assert_int_eq(dup2(fileno(*tmp), STDERR_FILENO), STDERR_FILENO);
+	log_set_level(LOG_LVL_INFO);
+	return saved;
+}
+
+/* What was written since capture_start(). */
+static char *
+capture_end(FILE *tmp, int saved)
+{
+	char	*out;
+	long	 n;
+
+	fflush(stderr);
+	log_set_level(LOG_LVL_ERROR);
+	dup2(saved, STDERR_FILENO);
+	close(saved);
+	n = ftell(tmp);
+	ck_assert_int_ge(n, 0);
+	out = xmalloc((size_t)n + 1);
+	rewind(tmp);
+	ck_assert_uint_eq(fread(out, 1, (size_t)n, tmp), (size_t)n);
+	out[n] = '\0';
+	fclose(tmp);
+	return out;
+}
+
+static int
+count_str(const char *hay, const char *needle)
+{
+	int	 n = 0;
+
+	for (; (hay = strstr(hay, needle)) != NULL; hay++)
+		n++;
+	return n;
+}
+
+/* A sink down: one warning for many failed POSTs, one line when it is
+ * back; a drop names its count. */
+START_TEST(log_lines)
+{
+	struct stub	*s = stub_new(NULL, 503);
+	FILE		*tmp;
+	char		*log;
+	int		 saved;
+
+	T.conf.url = s->url;
+	T.conf.batch_size = 1;
+	T.conf.retry_max_ms = 10;
+	T.conf.spool_max = 2;
+	saved = capture_start(&tmp);
+	start();
+	emit(0);
+	stub_wait(s, 6, 2000);
+	s->status = 200;
+	stub_wait(s, 7, 2000);
+	run_for(50);
+	s->status = 503;
+	emit(1);
+	emit(2);
+	emit(3);
+	stub_wait(s, 9, 2000);
+	log = capture_end(tmp, saved);
+	ck_assert_int_ge(s->n, 7);
+	ck_assert_uint_ge(stats().send_failures, 6);
+	/* Restarted by the success: the next failure is logged. */
+	ck_assert_msg(count_str(log, "telemetry: POST to") == 3 &&
+	    count_str(log, "\"warn\"") == 3 &&
+	    count_str(log, "failed: HTTP 503") == 2 &&
+	    count_str(log, "works again after 6 failure(s)") == 1 &&
+	    count_str(log, "spool full (spool_max 2 events): dropped the "
+	    "oldest 1 batch(es), 1 events not sent") == 1, "log: %s", log);
+	free(log);
+}
+END_TEST
+
 /* ---- the store ------------------------------------------------------- */
 
 #ifdef TELEMETRY_STORE_TESTS
@@ -1310,6 +1395,7 @@ main(void)
 	unsetenv("all_proxy");
 	signal(SIGPIPE, SIG_IGN);
 	setvbuf(stdout, NULL, _IOLBF, 0);
+	log_set_level(LOG_LVL_ERROR);
 
 	t = tc(s, "event");
 	tcase_add_test(t, event_structure);
@@ -1329,6 +1415,7 @@ main(void)
 	tcase_add_test(t, spool_drops_oldest);
 	tcase_add_test(t, spool_drops_open);
 	tcase_add_test(t, off_sends_nothing);
+	tcase_add_test(t, log_lines);
 
 #ifdef TELEMETRY_STORE_TESTS
 	t = tc(s, "store");
