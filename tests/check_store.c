@@ -6,7 +6,9 @@
  * Completions come back on the test's own event loop; waits are real
  * time and bounded (run_until(); scaled under valgrind).
  *
- *   open        a new file is created in WAL mode, ours, version 1
+ *   open        a new file is created in WAL mode, ours, STORE_VERSION
+ *   migrate     a version 1 file is brought to version 2 by the writer,
+ *               its rows kept; a reader refuses it before that
  *   refused     another application's database, random bytes and a
  *               newer version are refused naming the path, untouched
  *   put         every column as given, callback after the commit; bodies
@@ -26,6 +28,12 @@
  *   close       every queued record committed by store_close()
  *   queue full  past STORE_QUEUE_MAX records: "store queue full"
  *   check       store_check() fails naming the path, passes on a good one
+ *   tel         the telemetry spool: events written (copied, a duplicate
+ *               fails alone), seal and done delete exactly their batch,
+ *               in queue order with each other; loaded back batches
+ *               first, then events, in order; never after the start;
+ *               kept by retention, written by store_close(), dropped and
+ *               counted past a full queue
  */
 #include "config.h"
 
@@ -1089,6 +1097,362 @@ START_TEST(queue_full)
 }
 END_TEST
 
+/* ---- the telemetry spool ------------------------------------------------ */
+
+/* What store_tel_load() gave, as text: "b1-3 b7-9 e1:{..} ...". */
+struct tel_seen {
+	char	 log[1024];
+	int	 n;
+	int	 stop_at;	/* the stop_at-th callback says stop; 0 never */
+};
+
+/* The callback that says stop, or room for the next entry; NULL: stop. */
+static char *
+tel_next(struct tel_seen *t, size_t *room)
+{
+	size_t	 used = strlen(t->log);
+
+	if (t->stop_at != 0 && ++t->n == t->stop_at)
+		return NULL;
+	*room = sizeof(t->log) - used;
+	return t->log + used;
+}
+
+static int
+tel_batch_cb(int64_t first, int64_t last, void *arg)
+{
+	char	*p;
+	size_t	 room;
+
+	if ((p = tel_next(arg, &room)) == NULL)
+		return 1;
+	snprintf(p, room, " b%lld-%lld", (long long)first, (long long)last);
+	return 0;
+}
+
+static int
+tel_event_cb(int64_t seq, const char *event, size_t len, void *arg)
+{
+	char	*p;
+	size_t	 room;
+
+	ck_assert_uint_eq(strlen(event), len);	/* NUL-terminated */
+	if ((p = tel_next(arg, &room)) == NULL)
+		return 1;
+	snprintf(p, room, " e%lld:%.*s", (long long)seq, (int)len, event);
+	return 0;
+}
+
+/* The spool as a second connection sees it: "e1 e2 | b1-2". */
+static const char *
+tel_rows(void)
+{
+	return peek_text("SELECT ifnull((SELECT group_concat('e' || seq, ' ') "
+	    "FROM (SELECT seq FROM tel_event ORDER BY seq)), '') || ' | ' || "
+	    "ifnull((SELECT group_concat('b' || first || '-' || last, ' ') "
+	    "FROM (SELECT * FROM tel_batch ORDER BY first)), '')");
+}
+
+static void
+tel_event(int64_t seq, const char *event)
+{
+	store_tel_event(T.s, seq, event, strlen(event));
+}
+
+static uint64_t
+failures(void)
+{
+	struct store_stats	 st;
+
+	store_stats(T.s, &st);
+	return st.failures;
+}
+
+START_TEST(tel_write)
+{
+	char	 ev[] = "{\"resourceSpans\":[1]}";
+
+	start_store();
+	store_tel_event(T.s, 1, ev, strlen(ev));
+	memset(ev, 'x', sizeof(ev) - 1);	/* copied */
+	tel_event(2, "{\"resourceSpans\":[2]}");
+	tel_event(3, "");
+	wait_records(3);
+	ck_assert_str_eq(tel_rows(), "e1 e2 e3 | ");
+	ck_assert_str_eq(peek_text("SELECT event FROM tel_event WHERE "
+	    "seq = 1"), "{\"resourceSpans\":[1]}");
+	ck_assert_str_eq(peek_text("SELECT typeof(event) || length(event) "
+	    "FROM tel_event WHERE seq = 3"), "text0");
+	ck_assert_uint_eq(failures(), 0);
+	/* A seq written twice fails alone, counted; its batch goes on. */
+	tel_event(2, "{\"dup\":1}");
+	tel_event(4, "{\"n\":4}");
+	wait_records(4);
+	ck_assert_uint_eq(failures(), 1);
+	ck_assert_str_eq(tel_rows(), "e1 e2 e3 e4 | ");
+	ck_assert_str_eq(peek_text("SELECT event FROM tel_event WHERE "
+	    "seq = 2"), "{\"resourceSpans\":[2]}");
+	ck_assert_int_eq(peek_int("SELECT count(*) FROM messages"), 0);
+}
+END_TEST
+
+START_TEST(tel_seal_done)
+{
+	struct store_msg	 m;
+	int			 i;
+
+	/* Queued before the start: one batch, written in queue order (a
+	 * done after its events and seal finds them). */
+	open_store();
+	for (i = 1; i <= 9; i++)
+		tel_event(i, "{}");
+	store_tel_seal(T.s, 1, 3);
+	store_tel_seal(T.s, 4, 6);
+	msg_init(&m, "m-1", "{}");
+	store_put(T.s, &m, NULL, NULL);
+	store_tel_done(T.s, 1, 3);
+	tel_event(10, "{}");
+	ck_assert_int_eq(store_start(T.s, T.base, T.err, sizeof(T.err)), 0);
+	wait_records(14);
+	ck_assert_str_eq(tel_rows(), "e4 e5 e6 e7 e8 e9 e10 | b4-6");
+	ck_assert_int_eq(peek_int("SELECT count(*) FROM messages"), 1);
+	/* One at a time, after the start. */
+	store_tel_seal(T.s, 7, 8);
+	wait_records(15);
+	ck_assert_str_eq(tel_rows(), "e4 e5 e6 e7 e8 e9 e10 | b4-6 b7-8");
+	store_tel_done(T.s, 7, 8);
+	wait_records(16);
+	ck_assert_str_eq(tel_rows(), "e4 e5 e6 e9 e10 | b4-6");
+	/* Dropped unsealed (the spool was full): events only, no seal. */
+	store_tel_done(T.s, 9, 9);
+	store_tel_done(T.s, 4, 6);
+	wait_records(18);
+	ck_assert_str_eq(tel_rows(), "e10 | ");
+	ck_assert_uint_eq(failures(), 0);
+}
+END_TEST
+
+START_TEST(tel_load)
+{
+	struct tel_seen	 t;
+
+	open_store();
+	/* Rows in another order than their keys'. */
+	peek_exec("INSERT INTO tel_batch VALUES (7, 9), (1, 3);"
+	    "INSERT INTO tel_event VALUES (9, '{\"i\":9}'), (1, '{\"i\":1}'),"
+	    " (4, '{}'), (3, '{\"i\":3}'), (7, '{\"i\":7}'), (2, '')");
+	memset(&t, 0, sizeof(t));
+	ck_assert_msg(store_tel_load(T.s, tel_batch_cb, tel_event_cb, &t,
+	    T.err, sizeof(T.err)) == 0, "%s", T.err);
+	ck_assert_str_eq(t.log, " b1-3 b7-9 e1:{\"i\":1} e2: e3:{\"i\":3} "
+	    "e4:{} e7:{\"i\":7} e9:{\"i\":9}");
+	/* Stopped by either callback. */
+	memset(&t, 0, sizeof(t));
+	t.stop_at = 2;
+	ck_assert_int_eq(store_tel_load(T.s, tel_batch_cb, tel_event_cb, &t,
+	    T.err, sizeof(T.err)), -1);
+	ck_assert_msg(strncmp(T.err, T.path, strlen(T.path)) == 0 &&
+	    strstr(T.err, "loading stopped") != NULL, "%s", T.err);
+	ck_assert_str_eq(t.log, " b1-3");
+	memset(&t, 0, sizeof(t));
+	t.stop_at = 4;
+	ck_assert_int_eq(store_tel_load(T.s, tel_batch_cb, tel_event_cb, &t,
+	    T.err, sizeof(T.err)), -1);
+	ck_assert_msg(strstr(T.err, "loading stopped") != NULL, "%s", T.err);
+	ck_assert_str_eq(t.log, " b1-3 b7-9 e1:{\"i\":1}");
+	/* Nothing was changed by loading. */
+	ck_assert_str_eq(tel_rows(), "e1 e2 e3 e4 e7 e9 | b1-3 b7-9");
+	/* Not once started. */
+	ck_assert_int_eq(store_start(T.s, T.base, T.err, sizeof(T.err)), 0);
+	memset(&t, 0, sizeof(t));
+	ck_assert_int_eq(store_tel_load(T.s, tel_batch_cb, tel_event_cb, &t,
+	    T.err, sizeof(T.err)), -1);
+	ck_assert_msg(strncmp(T.err, T.path, strlen(T.path)) == 0, "%s",
+	    T.err);
+	ck_assert_str_eq(t.log, "");
+}
+END_TEST
+
+/* An empty spool: no callback, 0. */
+START_TEST(tel_load_empty)
+{
+	struct tel_seen	 t;
+
+	open_store();
+	memset(&t, 0, sizeof(t));
+	t.stop_at = 1;
+	ck_assert_msg(store_tel_load(T.s, tel_batch_cb, tel_event_cb, &t,
+	    T.err, sizeof(T.err)) == 0, "%s", T.err);
+	ck_assert_int_eq(t.n, 0);
+}
+END_TEST
+
+/* Schema version 1 as becknd 1 created it (src/store/store_db.c). */
+static const char schema_v1[] =
+	"CREATE TABLE messages(id INTEGER PRIMARY KEY, direction TEXT NOT "
+	"NULL, participant TEXT NOT NULL, role TEXT, peer TEXT, action TEXT "
+	"NOT NULL, domain TEXT, transaction_id TEXT, message_id TEXT, "
+	"order_id TEXT, state_code TEXT, http_status INTEGER, ack TEXT, "
+	"error_code TEXT, error_message TEXT, start_ms INTEGER NOT NULL, "
+	"end_ms INTEGER, delivery_id TEXT UNIQUE, webhook TEXT, sender TEXT, "
+	"delivery_state TEXT, attempts INTEGER NOT NULL DEFAULT 0, "
+	"last_error TEXT, delivered_ms INTEGER, body BLOB);"
+	"CREATE INDEX messages_txn ON messages(transaction_id);"
+	"CREATE INDEX messages_msg ON messages(message_id);"
+	"CREATE INDEX messages_order ON messages(order_id);"
+	"CREATE INDEX messages_start ON messages(start_ms);"
+	"CREATE INDEX messages_outbox ON messages(delivery_state)"
+	" WHERE delivery_state IN ('queued','requeue');"
+	"CREATE TABLE replay(id INTEGER PRIMARY KEY, key BLOB NOT NULL, "
+	"owner TEXT, expires_ms INTEGER NOT NULL);"
+	"CREATE INDEX replay_expires ON replay(expires_ms);"
+	"PRAGMA application_id = 1111706436;"	/* STORE_APP_ID */
+	"PRAGMA user_version = 1;";
+
+START_TEST(migrate_v1)
+{
+	struct outbox_seen	 o;
+	sqlite3			*db;
+	char			 sql[512];
+
+	ck_assert_int_eq(STORE_APP_ID, 1111706436);
+	peek_exec("PRAGMA journal_mode = WAL");
+	peek_exec(schema_v1);
+	snprintf(sql, sizeof(sql), "INSERT INTO messages(direction, "
+	    "participant, action, message_id, transaction_id, start_ms, "
+	    "delivery_id, webhook, sender, delivery_state, body) VALUES ('in', "
+	    "'bpp.example.org', 'search', 'q-1', 't-1', %lld, 'q-1', "
+	    "'http://127.0.0.1:9/hook/{action}', 'bap.example.org', 'queued', "
+	    "'{\"v\":1}')", (long long)now_ms());
+	peek_exec(sql);
+	peek_exec("INSERT INTO replay(key, owner, expires_ms) VALUES "
+	    "('k', 'bap', 1)");
+	peek_close();
+
+	/* A reader refuses it: only the daemon migrates. */
+	ck_assert_ptr_null(db = store_db_open(T.path, STORE_DB_READ, NULL,
+	    T.err, sizeof(T.err)));
+	ck_assert_msg(strncmp(T.err, T.path, strlen(T.path)) == 0 &&
+	    strstr(T.err, "older store") != NULL &&
+	    strstr(T.err, "version 1") != NULL, "%s", T.err);
+	ck_assert_int_eq(peek_int("PRAGMA user_version"), 1);
+	peek_close();
+
+	open_store();
+	ck_assert_int_eq(peek_int("PRAGMA user_version"), 2);
+	ck_assert_int_eq(peek_int("PRAGMA application_id"), STORE_APP_ID);
+	ck_assert_int_eq(peek_int("SELECT count(*) FROM replay"), 1);
+	ck_assert_str_eq(tel_rows(), " | ");
+	memset(&o, 0, sizeof(o));
+	ck_assert_msg(store_outbox_load(T.s, outbox_cb, &o, T.err,
+	    sizeof(T.err)) == 0, "%s", T.err);
+	ck_assert_int_eq(o.n, 1);
+	ck_assert_str_eq(o.ids[0], "q-1");
+	ck_assert_str_eq(o.body[0], "{\"v\":1}");
+	tel_event(1, "{}");
+	store_tel_seal(T.s, 1, 1);
+	close_store();
+	ck_assert_str_eq(tel_rows(), "e1 | b1-1");
+	ck_assert_str_eq(peek_text("PRAGMA integrity_check"), "ok");
+	/* Now a reader takes it. */
+	ck_assert_ptr_nonnull(db = store_db_open(T.path, STORE_DB_READ, NULL,
+	    T.err, sizeof(T.err)));
+	store_db_close(db);
+}
+END_TEST
+
+static int
+tel_retention_ran(void *arg)
+{
+	return peek_int("SELECT count(*) FROM messages") == 1 &&
+	    peek_int("SELECT count(*) FROM replay") == 0;
+}
+
+START_TEST(tel_retention)
+{
+	struct store_replay_key	 key;
+	struct store_msg	 m;
+	int64_t			 old = now_ms() - 2 * HOUR_MS;
+
+	T.conf.retention_ms = HOUR_MS;
+	start_store();
+	/* seq and first small, like old start_ms and expires_ms. */
+	tel_event(1, "{}");
+	tel_event(2, "{}");
+	tel_event(3, "{}");
+	store_tel_seal(T.s, 1, 2);
+	key = (struct store_replay_key){ "gone", 4, 1 };
+	msg_init(&m, "old", "{}");
+	m.start_ms = old;
+	m.keys = &key;
+	m.nkeys = 1;
+	store_put(T.s, &m, NULL, NULL);
+	msg_init(&m, "new", "{}");
+	store_put(T.s, &m, NULL, NULL);
+	wait_records(6);
+	ck_assert_msg(run_until(tel_retention_ran, NULL, 5000), "no "
+	    "retention pass: %lld messages",
+	    peek_int("SELECT count(*) FROM messages"));
+	ck_assert_str_eq(tel_rows(), "e1 e2 e3 | b1-2");
+}
+END_TEST
+
+START_TEST(tel_close)
+{
+	char	 ev[32];
+	int	 i;
+
+	start_store();
+	for (i = 1; i <= 300; i++) {
+		snprintf(ev, sizeof(ev), "{\"i\":%d}", i);
+		tel_event(i, ev);
+	}
+	store_tel_seal(T.s, 1, 100);
+	store_tel_done(T.s, 1, 100);
+	store_tel_seal(T.s, 101, 200);
+	close_store();
+	ck_assert_int_eq(peek_int("SELECT count(*) FROM tel_event"), 200);
+	ck_assert_str_eq(peek_text("SELECT min(seq) || ' ' || max(seq) || ' ' "
+	    "|| (SELECT event FROM tel_event WHERE seq = 300) FROM "
+	    "tel_event"), "101 300 {\"i\":300}");
+	ck_assert_str_eq(peek_text("SELECT group_concat(first || '-' || last) "
+	    "FROM tel_batch"), "101-200");
+	/* Never started: store_close() writes them too. */
+	open_store();
+	store_tel_done(T.s, 101, 200);
+	tel_event(301, "{}");
+	close_store();
+	ck_assert_str_eq(peek_text("SELECT count(*) || ' ' || min(seq) || ' ' "
+	    "|| max(seq) FROM tel_event"), "101 201 301");
+	ck_assert_int_eq(peek_int("SELECT count(*) FROM tel_batch"), 0);
+}
+END_TEST
+
+START_TEST(tel_queue_full)
+{
+	struct store_stats	 st;
+	int64_t			 i;
+
+	open_store();
+	for (i = 1; i <= STORE_QUEUE_MAX; i++)
+		store_tel_event(T.s, i, "{}", 2);
+	/* Past the limit: each dropped and counted, never blocking. */
+	store_tel_event(T.s, i, "{}", 2);
+	store_tel_seal(T.s, 1, 2);
+	store_tel_done(T.s, 1, 2);
+	store_stats(T.s, &st);
+	ck_assert_uint_eq(st.queued, STORE_QUEUE_MAX);
+	ck_assert_uint_eq(st.failures, 3);
+	ck_assert_int_eq(store_start(T.s, T.base, T.err, sizeof(T.err)), 0);
+	wait_records(STORE_QUEUE_MAX);
+	run_for(20);	/* the drops' completions: logged, freed */
+	close_store();
+	ck_assert_str_eq(peek_text("SELECT count(*) || ' ' || min(seq) || ' ' "
+	    "|| max(seq) FROM tel_event"), "65536 1 65536");
+	ck_assert_int_eq(peek_int("SELECT count(*) FROM tel_batch"), 0);
+}
+END_TEST
+
 static TCase *
 tc(Suite *s, const char *name)
 {
@@ -1114,6 +1478,7 @@ main(void)
 	tcase_add_test(t, refuse_newer);
 	tcase_add_test(t, check_paths);
 	tcase_add_test(t, one_owner);
+	tcase_add_test(t, migrate_v1);
 
 	t = tc(s, "writer");
 	tcase_add_test(t, put_columns);
@@ -1135,5 +1500,14 @@ main(void)
 	t = tc(s, "retention");
 	tcase_add_test(t, retention);
 	tcase_add_test(t, retention_off);
+
+	t = tc(s, "telemetry");
+	tcase_add_test(t, tel_write);
+	tcase_add_test(t, tel_seal_done);
+	tcase_add_test(t, tel_load);
+	tcase_add_test(t, tel_load_empty);
+	tcase_add_test(t, tel_retention);
+	tcase_add_test(t, tel_close);
+	tcase_add_test(t, tel_queue_full);
 	return test_run_suite(s);
 }

@@ -7,7 +7,9 @@
  * copies of everything it points to.  It moves from queue (the loop puts
  * it there) to the writer's batch, then to done (the writer, once
  * written) and back to the loop, which runs its callback and frees it.
- * Rows found by the requeue poll travel to the loop the same way.
+ * Rows found by the requeue poll travel to the loop the same way.  The
+ * telemetry spool's records (an event, a seal, an acceptance) are ops
+ * too, without a callback: one queue keeps them in order with the rest.
  *
  * mu guards queue, nqueued, done, woken, st, closing and the settings
  * the writer has yet to apply (reconf, want_*).  The loop alone uses
@@ -49,6 +51,9 @@ enum op_kind {
 	OP_PUT,
 	OP_DELIVERY,
 	OP_REQUEUE,		/* writer to loop: a row to deliver again */
+	OP_TEL_EVENT,		/* the telemetry spool: an event, */
+	OP_TEL_SEAL,		/* a batch sealed, */
+	OP_TEL_DONE,		/* a batch accepted */
 };
 
 /* The text columns of a put, in the order of the INSERT's ?1..?16. */
@@ -79,6 +84,14 @@ struct upd {
 	int			 clear_body;
 };
 
+/* A telemetry spool record: an event (seq first) or a batch. */
+struct tel {
+	int64_t			 first;
+	int64_t			 last;
+	const char		*event;		/* OP_TEL_EVENT */
+	size_t			 len;
+};
+
 struct store_op {
 	TAILQ_ENTRY(store_op)	 entry;
 	enum op_kind		 kind;
@@ -91,6 +104,7 @@ struct store_op {
 		struct put		 put;
 		struct upd		 upd;
 		struct store_pending	 pend;
+		struct tel		 tel;
 	} u;
 	/* Then a put's keys, then the strings and bytes. */
 };
@@ -99,6 +113,7 @@ TAILQ_HEAD(opq, store_op);
 enum {
 	S_BEGIN, S_COMMIT, S_ROLLBACK, S_INSERT, S_REPLAY, S_DELIVERY,
 	S_ANY_REQUEUE, S_NOBODY, S_REQUEUE, S_PRUNE_MSG, S_PRUNE_REPLAY,
+	S_TEL_EVENT, S_TEL_SEAL, S_TEL_DONE_EVENTS, S_TEL_DONE_BATCH,
 	NSTMT
 };
 
@@ -136,6 +151,10 @@ static const char *const stmt_sql[NSTMT] = {
 	" delivery_state NOT IN ('queued', 'requeue')) LIMIT ?2)",
 	"DELETE FROM replay WHERE id IN (SELECT id FROM replay"
 	" WHERE expires_ms <= ?1 LIMIT ?2)",
+	"INSERT INTO tel_event(seq, event) VALUES(?1, ?2)",
+	"INSERT INTO tel_batch(first, last) VALUES(?1, ?2)",
+	"DELETE FROM tel_event WHERE seq BETWEEN ?1 AND ?2",
+	"DELETE FROM tel_batch WHERE first = ?1",
 };
 
 /* What a batch did, added to the stats under the lock. */
@@ -421,6 +440,14 @@ op_log_failure(const struct store_op *op)
 	else if (op->kind == OP_DELIVERY)
 		log_error("store: delivery %s: state %s not recorded: %s",
 		    op->u.upd.delivery_id, nz(op->u.upd.state), op->reason);
+	else if (op->kind == OP_TEL_EVENT)
+		log_error("store: telemetry event %lld not spooled: %s",
+		    (long long)op->u.tel.first, op->reason);
+	else if (op->kind == OP_TEL_SEAL || op->kind == OP_TEL_DONE)
+		log_error("store: telemetry batch %lld..%lld not %s: %s",
+		    (long long)op->u.tel.first, (long long)op->u.tel.last,
+		    op->kind == OP_TEL_SEAL ? "sealed" : "deleted",
+		    op->reason);
 }
 
 /* ---- the writer --------------------------------------------------------- */
@@ -473,14 +500,55 @@ delivery_exec(struct store *s, const struct upd *u)
 	return run(st);
 }
 
+static int
+tel_exec(struct store *s, enum op_kind kind, const struct tel *t)
+{
+	sqlite3_stmt	*st;
+	int		 rc;
+
+	switch (kind) {
+	case OP_TEL_EVENT:
+		st = s->stmt[S_TEL_EVENT];
+		sqlite3_bind_int64(st, 1, t->first);
+		sqlite3_bind_text64(st, 2, t->event, t->len, SQLITE_STATIC,
+		    SQLITE_UTF8);
+		return run(st);
+	case OP_TEL_SEAL:
+		st = s->stmt[S_TEL_SEAL];
+		sqlite3_bind_int64(st, 1, t->first);
+		sqlite3_bind_int64(st, 2, t->last);
+		return run(st);
+	default:
+		/* Events and seal in one transaction: a crash between the
+		 * two never leaves a seal over missing events. */
+		st = s->stmt[S_TEL_DONE_EVENTS];
+		sqlite3_bind_int64(st, 1, t->first);
+		sqlite3_bind_int64(st, 2, t->last);
+		if ((rc = run(st)) != SQLITE_OK)
+			return rc;
+		st = s->stmt[S_TEL_DONE_BATCH];
+		sqlite3_bind_int64(st, 1, t->first);
+		return run(st);
+	}
+}
+
 /* The op's statements, in the open transaction; on failure its reason. */
 static int
 op_exec(struct store *s, struct store_op *op)
 {
 	int	 rc;
 
-	rc = op->kind == OP_PUT ? put_exec(s, &op->u.put) :
-	    delivery_exec(s, &op->u.upd);
+	switch (op->kind) {
+	case OP_PUT:
+		rc = put_exec(s, &op->u.put);
+		break;
+	case OP_DELIVERY:
+		rc = delivery_exec(s, &op->u.upd);
+		break;
+	default:
+		rc = tel_exec(s, op->kind, &op->u.tel);
+		break;
+	}
 	if (rc != SQLITE_OK)
 		op_fail(op, sqlite3_errmsg(s->db));
 	return rc;
@@ -876,6 +944,49 @@ store_delivery(struct store *s, const char *delivery_id, const char *state,
 	enqueue(s, op);
 }
 
+/*
+ * The telemetry spool: records of their own in the same queue, so that
+ * an event, its seal and its acceptance are written in the order the
+ * loop made them, interleaved with the journal's records.  No callback:
+ * a failure is logged by complete() (op_log_failure()), and the caller
+ * still has the event in memory.
+ */
+static void
+tel_queue(struct store *s, enum op_kind kind, int64_t first, int64_t last,
+    const char *event, size_t len)
+{
+	struct store_op	*op;
+	char		*p;
+
+	op = op_new(kind, kind == OP_TEL_EVENT ? len + 1 : 0, &p);
+	op->u.tel.first = first;
+	op->u.tel.last = last;
+	if (kind == OP_TEL_EVENT) {
+		op->u.tel.event = pack(&p, event, len);
+		op->u.tel.len = len;
+	}
+	enqueue(s, op);
+}
+
+void
+store_tel_event(struct store *s, int64_t seq, const char *event,
+    size_t len)
+{
+	tel_queue(s, OP_TEL_EVENT, seq, seq, event, len);
+}
+
+void
+store_tel_seal(struct store *s, int64_t first, int64_t last)
+{
+	tel_queue(s, OP_TEL_SEAL, first, last, NULL, 0);
+}
+
+void
+store_tel_done(struct store *s, int64_t first, int64_t last)
+{
+	tel_queue(s, OP_TEL_DONE, first, last, NULL, 0);
+}
+
 void
 store_stats(const struct store *cs, struct store_stats *out)
 {
@@ -1261,5 +1372,59 @@ out:
 	sqlite3_finalize(st);
 	if (ret == -1)
 		rollback(s);
+	return ret;
+}
+
+int
+store_tel_load(struct store *s,
+    int (*batch_cb)(int64_t, int64_t, void *),
+    int (*event_cb)(int64_t, const char *, size_t, void *), void *arg,
+    char *err, size_t errlen)
+{
+	sqlite3_stmt	*st = NULL;
+	const char	*event;
+	int		 rc, ret = -1;
+
+	if (not_started(s, err, errlen) == -1)
+		return -1;
+	/* The batches first: the caller knows them when their events
+	 * come. */
+	if (sqlite3_prepare_v2(s->db, "SELECT first, last FROM tel_batch "
+	    "ORDER BY first", -1, &st, NULL) != SQLITE_OK) {
+		db_fail(s, err, errlen);
+		goto out;
+	}
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+		if (batch_cb(sqlite3_column_int64(st, 0),
+		    sqlite3_column_int64(st, 1), arg) != 0) {
+			snprintf(err, errlen, "%s: loading stopped", s->path);
+			goto out;
+		}
+	if (rc != SQLITE_DONE) {
+		db_fail(s, err, errlen);
+		goto out;
+	}
+	sqlite3_finalize(st);
+	if (sqlite3_prepare_v2(s->db, "SELECT seq, event FROM tel_event "
+	    "ORDER BY seq", -1, &st, NULL) != SQLITE_OK) {
+		db_fail(s, err, errlen);
+		goto out;
+	}
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		if ((event = (const char *)sqlite3_column_text(st, 1)) == NULL)
+			event = "";
+		if (event_cb(sqlite3_column_int64(st, 0), event,
+		    (size_t)sqlite3_column_bytes(st, 1), arg) != 0) {
+			snprintf(err, errlen, "%s: loading stopped", s->path);
+			goto out;
+		}
+	}
+	if (rc != SQLITE_DONE) {
+		db_fail(s, err, errlen);
+		goto out;
+	}
+	ret = 0;
+out:
+	sqlite3_finalize(st);
 	return ret;
 }

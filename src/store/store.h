@@ -1,14 +1,15 @@
 /*
  * store.h - the durable store, writer side: every message sent and
- * received (the journal), the webhook outbox and the replay-cache keys,
- * kept in one SQLite file (store_db.h: the file, its schema).
+ * received (the journal), the webhook outbox, the replay-cache keys and
+ * the telemetry spool, kept in one SQLite file (store_db.h: the file,
+ * its schema).
  *
  * The event loop never waits on the disk.  One writer thread owns the
  * connection once store_start() ran; the loop hands it records
- * (store_put(), store_delivery()) through a bounded queue and hears back
- * through a pipe watched on its event_base: callbacks run on the loop
- * thread only, never on the writer.  Only store_close() waits for the
- * thread.
+ * (store_put(), store_delivery(), store_tel_*()) through a bounded queue
+ * and hears back through a pipe watched on its event_base: callbacks run
+ * on the loop thread only, never on the writer.  Only store_close() waits
+ * for the thread.
  *
  * What a callback's ok 1 guarantees: the record and its replay keys were
  * committed together, in one transaction (PRAGMA synchronous NORMAL: it
@@ -27,9 +28,10 @@
  *
  * The queue holds at most STORE_QUEUE_MAX records not yet written; past
  * it store_put() fails the record ("store queue full", callback on a
- * later loop turn) and store_delivery() logs and drops the update (the
- * row stays 'queued': delivered again after a restart; the
- * Idempotency-Key lets the app drop the duplicate).
+ * later loop turn), store_tel_*() log and drop theirs (below) and
+ * store_delivery() logs and drops the update (the row stays 'queued':
+ * delivered again after a restart; the Idempotency-Key lets the app drop
+ * the duplicate).
  *
  * Bodies.  A message's body is stored when bodies is ALL, or while it has
  * a delivery (delivery_id set: the outbox needs it until it is

@@ -61,9 +61,26 @@ static const char schema_v1[] =
 	" expires_ms INTEGER NOT NULL);"
 	"CREATE INDEX replay_expires ON replay(expires_ms);";
 
+/*
+ * Schema version 2: the telemetry spool (store.h, store_tel_*).  Events
+ * are kept as text under the caller's seq; a tel_batch row seals the
+ * events first..last into one batch, so that a restart resends the same
+ * batches (same bodies, same ids).  Both tables stay small (the sink
+ * accepts batches and they are deleted) and are read whole at start:
+ * no index beyond the keys.
+ */
+static const char schema_v2[] =
+	"CREATE TABLE tel_event("
+	" seq INTEGER PRIMARY KEY,"
+	" event TEXT NOT NULL);"
+	"CREATE TABLE tel_batch("
+	" first INTEGER PRIMARY KEY,"
+	" last INTEGER NOT NULL);";
+
 /* migrations[v] brings version v to v + 1. */
 static const char *const migrations[STORE_VERSION] = {
 	schema_v1,
+	schema_v2,
 };
 
 static int

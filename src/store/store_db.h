@@ -26,7 +26,7 @@
 #include <sqlite3.h>
 
 #define STORE_APP_ID	0x42434B44	/* "BCKD" */
-#define STORE_VERSION	1
+#define STORE_VERSION	2
 
 /* How long a connection waits for another's lock before SQLITE_BUSY. */
 #define STORE_BUSY_MS	5000

@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """`becknd journal` against store files built here with Python's sqlite3
-module (schema version 1 of src/store/store_db.c): list, show, export,
+module (schema version 2 of src/store/store_db.c): list, show, export,
 redeliver and verification-logs, their output and their errors.
 
     BECKND_BIN=/path/to/becknd python3 tests/journal/run.py [-v] [-k NAME]
@@ -44,7 +44,7 @@ SANITIZER_RX = re.compile(
 VERBOSE = "-v" in sys.argv
 ONLY = sys.argv[sys.argv.index("-k") + 1] if "-k" in sys.argv else None
 
-# Schema version 1, as src/store/store_db.c creates it.  A reader refuses
+# Schema version 2, as src/store/store_db.c creates it.  A reader refuses
 # any other version, so a schema change makes this suite fail loudly.
 SCHEMA = """
 CREATE TABLE messages(
@@ -65,8 +65,10 @@ CREATE INDEX messages_outbox ON messages(delivery_state)
 CREATE TABLE replay(id INTEGER PRIMARY KEY, key BLOB NOT NULL, owner TEXT,
   expires_ms INTEGER NOT NULL);
 CREATE INDEX replay_expires ON replay(expires_ms);
+CREATE TABLE tel_event(seq INTEGER PRIMARY KEY, event TEXT NOT NULL);
+CREATE TABLE tel_batch(first INTEGER PRIMARY KEY, last INTEGER NOT NULL);
 PRAGMA application_id = 1111706436;
-PRAGMA user_version = 1;
+PRAGMA user_version = 2;
 """
 
 T0 = 1796000523456			# 2026-11-30T01:02:03.456Z
