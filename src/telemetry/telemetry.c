@@ -469,13 +469,16 @@ load_event(int64_t seq, const char *event, size_t len, void *arg)
 {
 	struct telemetry	*t = arg;
 	struct tbatch		*b;
+	char			*text;
 
 	while (t->load_cur != NULL && seq > t->load_cur->last)
 		t->load_cur = TAILQ_NEXT(t->load_cur, entry);
 	b = t->load_cur != NULL && seq >= t->load_cur->first ?
 	    t->load_cur : t->open;
-	batch_add(t, b, seq, xmemdup(event, len + 1), len);
-	b->ev[b->nev - 1].text[len] = '\0';
+	text = xmalloc(len + 1);
+	memcpy(text, event, len);
+	text[len] = '\0';
+	batch_add(t, b, seq, text, len);
 	if (seq >= t->next_seq)
 		t->next_seq = seq + 1;
 	return 0;
