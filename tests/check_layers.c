@@ -8,7 +8,8 @@
  * adding a module means placing it here.
  *
  *   util < sig, schema, beckn, replay, metrics < net, http
- *        < registry, deliver < conf, lookup < proxy < cli < becknd.c
+ *        < registry, deliver, store < conf, lookup, admin, telemetry
+ *        < proxy < cli < becknd.c
  *
  * The test reads every `#include "module/..."` of every .c and .h under
  * src/ (includes without a '/', such as "config.h", are the build's own).
@@ -37,7 +38,7 @@ static const struct {
 	{ "metrics", 1 },
 	{ "net", 2 }, { "http", 2 },
 	{ "registry", 3 }, { "deliver", 3 }, { "store", 3 },
-	{ "conf", 4 }, { "lookup", 4 }, { "admin", 4 },
+	{ "conf", 4 }, { "lookup", 4 }, { "admin", 4 }, { "telemetry", 4 },
 	{ "proxy", 5 },
 	{ "cli", 6 },
 	{ "", 7 },		/* src/becknd.c, the entry point */

@@ -12,8 +12,9 @@
  *
  * Batches.  Events are appended to the open batch; it is sealed when it
  * holds batch_size events, when the next event would take it over
- * max_batch_bytes (an event larger than that goes alone), or every
- * interval_ms when not empty.  A sealed batch never changes: its body is
+ * max_batch_bytes (the POST body's bytes, envelope included; an event
+ * larger than that goes alone; 0: no limit), or interval_ms after its
+ * first event (so never empty).  A sealed batch never changes: its body is
  *   {"data":{"id":"ID","events":[EVENT,EVENT,...]}}
  * where ID is the first 16 bytes of SHA-256 over the events array text,
  * in hex (32 characters): the same batch always has the same id (a sink
@@ -24,7 +25,9 @@
  * (deleted from the spool); anything else (no answer, timeout, any other
  * status) is a failure: the same batch is sent again after a backoff
  * that doubles from TELEMETRY_RETRY_MIN_MS up to retry_max_ms, with
- * jitter (uniform in [delay/2, delay]), reset by a success.
+ * jitter (uniform in [delay/2, delay]), reset by a success (a
+ * retry_max_ms below TELEMETRY_RETRY_MIN_MS caps the first delay too).
+ * Logged: the first failure, then at most a line a minute; the recovery.
  *
  * The spool.  With a store (store.h), every event is written to it when
  * emitted and every seal and acceptance recorded (store_tel_*), so a
@@ -33,7 +36,8 @@
  * events of the open batch come back as the open batch.  Without a store
  * the spool is memory only.  Either way it holds at most spool_max events
  * (sealed and open); past that the oldest sealed batch not being sent is
- * dropped, counted in stats.dropped and logged.
+ * dropped, counted in stats.dropped and logged (when that is the open
+ * batch, it is sealed first: the store only ever holds whole batches).
  *
  * Off: url NULL or "" -- telemetry_emit() does nothing, nothing is sent,
  * but what a previous run spooled is kept (and sent once a reload sets
@@ -110,9 +114,10 @@ struct telemetry_span {
 
 /*
  * Fill domain, transaction_id, message_id, observed and sender/recipient
- * from body's context (borrowed from body): for an action starting with
- * "on_" the sender is the BPP (bpp_id, bpp_uri, "provider") and the
- * recipient the BAP (bap_id, bap_uri, "seeker"); else the reverse.
+ * from body's context (borrowed from body): for an action (the span's,
+ * or context.action when that is NULL) starting with "on_" the sender
+ * is the BPP (bpp_id, bpp_uri, "provider") and the recipient the BAP
+ * (bap_id, bap_uri, "seeker"); else the reverse.
  * Leaves the other fields alone.  body NULL or without a context:
  * nothing.
  */
