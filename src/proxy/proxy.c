@@ -30,6 +30,7 @@
 #include "proxy/proxy_int.h"
 #include "registry/registry.h"
 #include "replay/replay.h"
+#include "telemetry/telemetry.h"
 #include "util/log.h"
 #include "util/xmalloc.h"
 
@@ -377,13 +378,16 @@ proxy_stop_accepting(struct proxy *px)
 		http_server_close_listener(px->net_srv);
 	if (px->client_srv != NULL)
 		http_server_close_listener(px->client_srv);
+	/* What telemetry holds goes out while the requests finish. */
+	telemetry_drain(px->telemetry);
 }
 
 int
 proxy_idle(const struct proxy *px)
 {
 	return px->ninbound == 0 && px->noutbound == 0 &&
-	    px->nfanouts == 0 && deliver_pending(px->deliver) == 0;
+	    px->nfanouts == 0 && deliver_pending(px->deliver) == 0 &&
+	    telemetry_idle(px->telemetry);
 }
 
 int

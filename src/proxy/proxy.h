@@ -50,7 +50,11 @@ void		 proxy_free(struct proxy *);
  */
 int		 proxy_reload(struct proxy *, struct conf *nc, char *err,
 		    size_t errlen);
-/* Stop accepting; proxy_idle() tells when nothing is in flight. */
+/*
+ * Stop accepting; proxy_idle() tells when nothing is in flight (requests,
+ * deliveries, and telemetry the sink is taking: what it holds is sent
+ * now, see telemetry_drain()).
+ */
 void		 proxy_stop_accepting(struct proxy *);
 int		 proxy_idle(const struct proxy *);
 /* Bound ports (-1 when not listening), for tests and start-up logs. */

@@ -585,9 +585,13 @@ observe_routes(struct proxy *px)
 	return 0;
 }
 
+/* Only /readyz reads the probe's answer: without listen.admin, no
+ * lookups of our own. */
 void
 observe_start(struct proxy *px)
 {
+	if (px->admin_srv == NULL)
+		return;
 	px->obs.probe_ev = evtimer_new(px->base, probe_cb, px);
 	probe_arm(px);
 }

@@ -76,6 +76,7 @@ struct telemetry {
 	uint64_t		 unlogged;	/* not in a log line yet */
 	int64_t			 logged_ms;	/* the last warning, mono */
 	struct tbatch		*load_cur;	/* the load's batch cursor */
+	int			 draining;	/* stopping: seal every event */
 	struct telemetry_stats	 st;
 };
 
@@ -601,7 +602,8 @@ telemetry_emit(struct telemetry *t, const struct telemetry_span *sp)
 		seal(t);
 	batch_add(t, t->open, seq, text, len);
 	b = t->open;
-	if (b->nev >= t->conf.batch_size || (t->conf.max_batch_bytes > 0 &&
+	if (t->draining || b->nev >= t->conf.batch_size ||
+	    (t->conf.max_batch_bytes > 0 &&
 	    b->bytes >= t->conf.max_batch_bytes))
 		seal(t);
 	else if (b->nev == 1)
@@ -621,6 +623,24 @@ telemetry_flush(struct telemetry *t)
 	/* Now means now: the backoff is not waited for. */
 	evtimer_del(t->retry);
 	send_next(t);
+}
+
+void
+telemetry_drain(struct telemetry *t)
+{
+	if (t == NULL)
+		return;
+	t->draining = 1;
+	telemetry_flush(t);
+}
+
+int
+telemetry_idle(const struct telemetry *t)
+{
+	/* A failing sink is not waited for: the spool keeps its batches
+	 * for the next start. */
+	return t == NULL || !is_on(t) || t->failures > 0 ||
+	    (t->nspooled == 0 && t->req == NULL);
 }
 
 void

@@ -149,6 +149,17 @@ void		 telemetry_emit(struct telemetry *,
 /* Seal the open batch (when not empty) and send now (tests, stop). */
 void		 telemetry_flush(struct telemetry *);
 /*
+ * Stopping: seal the open batch and send now, and from now on seal and
+ * send every event as it comes (no interval waited for).
+ */
+void		 telemetry_drain(struct telemetry *);
+/*
+ * 1 when there is nothing more to wait for before stopping: off, nothing
+ * held, or the sink's last answer was a failure (what is held stays
+ * spooled for the next start).
+ */
+int		 telemetry_idle(const struct telemetry *);
+/*
  * Seal the open batch into the store (before store_close(), which
  * writes it), cancel a POST in flight (resent at the next start), free.
  * NULL: nothing.

@@ -39,7 +39,12 @@ HTTP_TIMEOUT = 15.0
 
 BECKN_ACTIONS = ("search", "select", "init", "confirm", "status", "track",
                  "cancel", "update", "rating", "support")
-ACTIONS = frozenset(BECKN_ACTIONS + tuple("on_" + a for a in BECKN_ACTIONS))
+# Core 1.1.0's meta actions and their answers have no on_ pair.
+META_ACTIONS = ("get_cancellation_reasons", "cancellation_reasons",
+                "get_rating_categories", "rating_categories",
+                "get_return_reasons", "return_reasons")
+ACTIONS = frozenset(BECKN_ACTIONS + tuple("on_" + a for a in BECKN_ACTIONS)
+                    + META_ACTIONS)
 VALUE_KINDS = ("stringValue", "intValue", "boolValue", "doubleValue",
                "arrayValue", "kvlistValue")
 # Event kind -> (its eid, the scope list member, the item list member).
