@@ -860,8 +860,12 @@ START_TEST(kubernetes_example_config_loads)
 	ck_assert_ptr_nonnull(fp = fopen(f, "w"));
 	fputs(conf, fp);
 	fclose(fp);
+	/* The pod's env gives it from a Secret. */
+	setenv("BECKND_ADMIN_TOKEN", "0123456789abcdef0123456789abcdef", 1);
 	c = conf_load(f, err, sizeof(err));
 	ck_assert_msg(c != NULL, "the ConfigMap's becknd.yaml: %s", err);
+	/* The probes need the admin listener. */
+	ck_assert_ptr_nonnull(c->listen_admin);
 	ck_assert_ptr_nonnull(c->listen_client);
 	ck_assert_msg(strncmp(c->listen_client, "127.0.0.1:", 10) == 0,
 	    "the sidecar's client listener must be loopback only, not %s",
@@ -872,6 +876,28 @@ START_TEST(kubernetes_example_config_loads)
 	free(conf);
 	test_rmtree(dir);
 	free(path);
+}
+END_TEST
+
+/* The probes use /healthz and /readyz, not a bare TCP connect. */
+START_TEST(probes_use_health_endpoints)
+{
+	char	*k8s = read_src("contrib/kubernetes/sidecar.yaml");
+	char	*docker = read_src("contrib/Dockerfile");
+
+	ck_assert_msg(strstr(k8s, "readinessProbe:\n            httpGet:\n"
+	    "              path: /readyz\n") != NULL,
+	    "sidecar.yaml: the readiness probe is not GET /readyz");
+	ck_assert_msg(strstr(k8s, "livenessProbe:\n            httpGet:\n"
+	    "              path: /healthz\n") != NULL,
+	    "sidecar.yaml: the liveness probe is not GET /healthz");
+	ck_assert_msg(strstr(k8s, "tcpSocket") == NULL,
+	    "sidecar.yaml: a TCP probe is left");
+	ck_assert_msg(strstr(docker, "HEALTHCHECK") != NULL &&
+	    strstr(strstr(docker, "HEALTHCHECK"), "GET /healthz") != NULL,
+	    "Dockerfile: the HEALTHCHECK does not GET /healthz");
+	free(k8s);
+	free(docker);
 }
 END_TEST
 
@@ -903,6 +929,7 @@ docs_suite(void)
 	tcase_add_test(tc, yaml_shows_every_key);
 	tcase_add_test(tc, yaml_example_passes_check);
 	tcase_add_test(tc, kubernetes_example_config_loads);
+	tcase_add_test(tc, probes_use_health_endpoints);
 	suite_add_tcase(s, tc);
 	return s;
 }
