@@ -24,6 +24,7 @@
 #include "proxy/proxy.h"
 #include "schema/schema.h"
 #include "util/log.h"
+#include "util/xevent.h"
 #include "util/xmalloc.h"
 
 #define DRAIN_POLL_MS	50
@@ -114,7 +115,7 @@ stop_cb(evutil_socket_t sig, short what, void *arg)
 	log_info("signal %d: stopping (draining for up to %lld ms)", (int)sig,
 	    (long long)d->drain_left_ms);
 	proxy_stop_accepting(d->px);
-	d->drain = evtimer_new(d->base, drain_cb, d);
+	d->drain = xevtimer_new(d->base, drain_cb, d);
 	drain_cb(-1, 0, d);
 }
 

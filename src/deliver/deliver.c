@@ -21,23 +21,12 @@
 #include "util/budget.h"
 #include "util/clock.h"
 #include "util/log.h"
+#include "util/xevent.h"
 #include "util/xmalloc.h"
 
 /* Defaults of the 0 settings (deliver.h). */
 #define DELIVER_INFLIGHT	16
 #define DELIVER_IDLE_MS		60000
-
-static struct event *
-timer_new(struct event_base *base, event_callback_fn cb, void *arg)
-{
-	struct event	*ev;
-
-	if ((ev = evtimer_new(base, cb, arg)) == NULL) {
-		fprintf(stderr, "becknd: cannot allocate an event\n");
-		abort();
-	}
-	return ev;
-}
 
 static void
 set_conf(struct deliver *d, const struct deliver_conf *conf)
@@ -112,7 +101,7 @@ dpart_get(struct deliver *d, const char *id)
 	p->d = d;
 	p->id = xstrdup(id);
 	TAILQ_INIT(&p->q);
-	p->idle = timer_new(d->base, idle_cb, p);
+	p->idle = xevtimer_new(d->base, idle_cb, p);
 	TAILQ_INSERT_TAIL(&d->parts, p, entry);
 	d->nparts++;
 	return p;
@@ -383,17 +372,6 @@ attempts_max(const struct deliver_conf *c)
 	return a;
 }
 
-/* Latency is measured on the monotonic clock, whatever clock the
- * queue's timers use (tests give a manual one). */
-static int64_t
-mono_ns(void)
-{
-	struct timespec	 ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
-
 void
 delivery_report(const struct delivery *dl, enum deliver_outcome outcome,
     int status, const char *reason)
@@ -463,7 +441,7 @@ done_cb(const struct http_client_response *resp, void *arg)
 	dl->hreq = NULL;
 	/* Reported with this attempt's outcome (a message given up unsent
 	 * reports none). */
-	dl->elapsed_ns = mono_ns() - dl->sent_ns;
+	dl->elapsed_ns = clock_mono_ns() - dl->sent_ns;
 	if (resp->error != HTTPC_OK) {
 		snprintf(why, sizeof(why), "%s (%s)",
 		    http_client_error_name(resp->error),
@@ -510,7 +488,7 @@ delivery_attempt(struct delivery *dl)
 	}
 	dl->attempts++;
 	dl->state = DL_SENDING;
-	dl->sent_ns = mono_ns();
+	dl->sent_ns = clock_mono_ns();
 	dl->hreq = http_client_post(dpart_http(dl->part), dl->url, dl->hdrv,
 	    dl->body, dl->len, dl->d->conf.timeout_ms, done_cb, dl);
 }
@@ -533,7 +511,7 @@ delivery_new(struct deliver *d, const struct deliver_msg *m, char *key)
 	    xstrdup(m->transaction_id) : NULL;
 	dl->key = key;
 	make_headers(dl);
-	dl->retry = timer_new(d->base, retry_cb, dl);
+	dl->retry = xevtimer_new(d->base, retry_cb, dl);
 	return dl;
 }
 

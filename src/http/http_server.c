@@ -28,6 +28,7 @@
 #include "http/http_server.h"
 #include "util/budget.h"
 #include "util/hostport.h"
+#include "util/xevent.h"
 #include "util/xmalloc.h"
 
 /*
@@ -858,11 +859,7 @@ http_server_new(struct event_base *base, const char *hostport,
 		return NULL;
 	}
 	evconnlistener_set_error_cb(srv->listener, accept_error_cb);
-	if ((srv->resume_accept = evtimer_new(base, resume_accept_cb, srv)) ==
-	    NULL) {
-		fprintf(stderr, "becknd: cannot allocate an event\n");
-		abort();
-	}
+	srv->resume_accept = xevtimer_new(base, resume_accept_cb, srv);
 	srv->peers = http_peers_new();
 	if (getsockname(evconnlistener_get_fd(srv->listener),
 	    (struct sockaddr *)&ss, &sslen) == 0) {

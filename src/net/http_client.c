@@ -17,6 +17,7 @@
 #include <event2/event.h>
 
 #include "net/http_client.h"
+#include "util/xevent.h"
 #include "util/xmalloc.h"
 
 enum req_state { RS_QUEUED, RS_RUNNING, RS_FAILED };
@@ -369,11 +370,7 @@ fail_later(struct http_client_req *r, enum http_client_error e)
 	r->state = RS_FAILED;
 	r->fail = e;
 	TAILQ_INSERT_TAIL(&r->cl->failed, r, entry);
-	r->defer = event_new(r->cl->base, -1, 0, defer_cb, r);
-	if (r->defer == NULL) {
-		fprintf(stderr, "becknd: cannot allocate an event\n");
-		abort();
-	}
+	r->defer = xevent_new(r->cl->base, -1, 0, defer_cb, r);
 	event_active(r->defer, 0, 0);
 }
 

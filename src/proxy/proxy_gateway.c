@@ -147,7 +147,7 @@ journal_forward(const struct fanout_target *t,
 	o.m = &m;
 	o.body = fo->parsed;
 	o.start_ns = fo->sent_ns;
-	o.end_ns = observe_now_ns();
+	o.end_ns = clock_real_ns();
 	if (m.ack != NULL && strcmp(m.ack, "NACK") == 0)
 		o.err_type = r->type != NULL ? r->type : "CORE-ERROR";
 	else if (m.ack == NULL)
@@ -264,7 +264,7 @@ gateway_dispatch(struct fanout *fo, char *body, size_t len,
 	hdrs[3] = NULL;
 	fo->npending = fo->nt;
 	fo->sent_ms = clock_now_ms(fo->px->clock);
-	fo->sent_ns = observe_now_ns();
+	fo->sent_ns = clock_real_ns();
 	for (i = 0; i < fo->nt; i++)
 		fo->t[i].hreq = http_client_post(fo->http, fo->t[i].url,
 		    hdrs, fo->body, fo->len, 0, forwarded, &fo->t[i]);

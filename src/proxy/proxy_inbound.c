@@ -287,7 +287,7 @@ observed(struct inbound *in, const struct store_msg *m)
 	o.m = m;
 	o.body = in->body;
 	o.start_ns = in->start_ns;
-	o.end_ns = observe_now_ns();
+	o.end_ns = clock_real_ns();
 	if (m->ack != NULL && strcmp(m->ack, "NACK") == 0)
 		o.err_type = observe_err_type(in->err);
 	o.route = http_request_path(in->req);
@@ -531,9 +531,9 @@ verify_stage(struct inbound *in, struct sigcheck *sc, int gateway)
 
 	sc->nverified = 0;
 	for (i = 0; i < sc->nrecs; i++) {
-		t0 = observe_mono_ns();
+		t0 = clock_mono_ns();
 		rc = sig_verify_digest(&sc->h, sc->recs[i]->key, in->digest);
-		observe_stage(in->px, OBS_VERIFY, observe_mono_ns() - t0);
+		observe_stage(in->px, OBS_VERIFY, clock_mono_ns() - t0);
 		if (rc != SIG_OK)
 			continue;
 		r = sc->recs[sc->nverified];
@@ -792,12 +792,12 @@ st_validate(struct inbound *in)
 	struct schema_errors	 errs;
 	char			 paths[512];
 	char			 msg[SCHEMA_PATH_LEN + SCHEMA_MESSAGE_LEN + 8];
-	int64_t			 t0 = observe_mono_ns();
+	int64_t			 t0 = clock_mono_ns();
 	int			 rc;
 
 	rc = schema_validate_action(in->snap->schemas, in->action->name,
 	    in->body, &in->snap->schema_opts, &errs);
-	observe_stage(in->px, OBS_VALIDATE, observe_mono_ns() - t0);
+	observe_stage(in->px, OBS_VALIDATE, clock_mono_ns() - t0);
 	if (rc == 0)
 		return ST_NEXT;
 	proxy_schema_nack(&errs, paths, sizeof(paths), msg, sizeof(msg));
@@ -909,7 +909,7 @@ store_cb(int ok, const char *reason, void *arg)
 
 	in->sop = NULL;
 	in->stored = ok ? 1 : -1;
-	observe_stage(in->px, OBS_STORE_COMMIT, observe_mono_ns() -
+	observe_stage(in->px, OBS_STORE_COMMIT, clock_mono_ns() -
 	    in->store_ns);
 	in->px->obs.store_failing = !ok;
 	if (!ok)
@@ -959,7 +959,7 @@ st_store(struct inbound *in)
 	m.replay_owner = in->sender;
 	m.keys = k;
 	m.nkeys = in->nrkeys;
-	in->store_ns = observe_mono_ns();
+	in->store_ns = clock_mono_ns();
 	in->sop = store_put(in->px->store, &m, store_cb, in);
 	return ST_WAIT;
 }
@@ -1009,7 +1009,7 @@ proxy_inbound(struct http_request *req, void *arg)
 	in->req = req;
 	in->snap = snapshot_ref(px->snap);
 	in->start_ms = clock_now_ms(px->clock);
-	in->start_ns = observe_now_ns();
+	in->start_ns = clock_real_ns();
 	in->stage = IN_ROUTE;
 	TAILQ_INSERT_TAIL(&px->inbound, in, entry);
 	px->ninbound++;

@@ -298,8 +298,6 @@ void		 observe_stage(struct proxy *, enum obs_stage, int64_t ns);
 int		 observe_ready(struct proxy *, json_object **checks);
 /* A NACK's error type for the telemetry's error event. */
 const char	*observe_err_type(enum beckn_err);
-int64_t		 observe_now_ns(void);	/* CLOCK_REALTIME */
-int64_t		 observe_mono_ns(void);	/* CLOCK_MONOTONIC */
 
 /* proxy_inbound.c */
 void		 proxy_inbound(struct http_request *, void *proxy);

@@ -32,6 +32,7 @@
 #include "telemetry/telemetry.h"
 #include "util/json.h"
 #include "util/log.h"
+#include "util/xevent.h"
 #include "util/xmalloc.h"
 
 /* Readiness: how often the registry is asked until it answered. */
@@ -40,24 +41,6 @@
 static const char *const stage_names[OBS_NSTAGES] = {
 	"verify", "validate", "store_commit", "delivery",
 };
-
-int64_t
-observe_now_ns(void)
-{
-	struct timespec	 ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
-
-int64_t
-observe_mono_ns(void)
-{
-	struct timespec	 ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
 
 const char *
 observe_err_type(enum beckn_err e)
@@ -592,7 +575,7 @@ observe_start(struct proxy *px)
 {
 	if (px->admin_srv == NULL)
 		return;
-	px->obs.probe_ev = evtimer_new(px->base, probe_cb, px);
+	px->obs.probe_ev = xevtimer_new(px->base, probe_cb, px);
 	probe_arm(px);
 }
 

@@ -384,12 +384,12 @@ st_validate(struct outbound *ob)
 	struct schema_errors	 errs;
 	char			 paths[512];
 	char			 msg[SCHEMA_PATH_LEN + SCHEMA_MESSAGE_LEN + 8];
-	int64_t			 t0 = observe_mono_ns();
+	int64_t			 t0 = clock_mono_ns();
 	int			 rc;
 
 	rc = schema_validate_action(ob->snap->schemas, ob->action->name,
 	    ob->body, &ob->snap->schema_opts, &errs);
-	observe_stage(ob->px, OBS_VALIDATE, observe_mono_ns() - t0);
+	observe_stage(ob->px, OBS_VALIDATE, clock_mono_ns() - t0);
 	if (rc == 0)
 		return ST_NEXT;
 	proxy_schema_nack(&errs, paths, sizeof(paths), msg, sizeof(msg));
@@ -565,7 +565,7 @@ journal_sent(const struct target *t, const struct http_client_response *resp)
 	o.m = &m;
 	o.body = ob->body;
 	o.start_ns = ob->sent_ns;
-	o.end_ns = observe_now_ns();
+	o.end_ns = clock_real_ns();
 	if (t->outcome == OC_NACK)
 		o.err_type = t->reply.type != NULL ? t->reply.type :
 		    "CORE-ERROR";
@@ -637,7 +637,7 @@ st_forward(struct outbound *ob)
 	}
 	ob->sent = 1;
 	ob->sent_ms = clock_now_ms(ob->px->clock);
-	ob->sent_ns = observe_now_ns();
+	ob->sent_ns = clock_real_ns();
 	hdrs[0] = "Content-Type: application/json";
 	hdrs[1] = ob->auth_hdr;
 	hdrs[2] = NULL;

@@ -20,6 +20,7 @@
 #include <event2/event.h>
 
 #include "proxy/proxy_int.h"
+#include "util/xevent.h"
 #include "util/xmalloc.h"
 
 struct sync_wait {
@@ -152,9 +153,7 @@ sync_offer(struct sync_table *t, const char *participant,
 			w->answered = 1;
 			/* Answer from the loop, not from inside the caller. */
 			event_free(w->timer);
-			w->timer = evtimer_new(t->base, first_cb, w);
-			if (w->timer == NULL)
-				abort();
+			w->timer = xevtimer_new(t->base, first_cb, w);
 			evtimer_add(w->timer, &now);
 		}
 	}

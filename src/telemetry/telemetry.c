@@ -26,6 +26,8 @@
 #include "telemetry/telemetry.h"
 #include "telemetry/telemetry_int.h"
 #include "util/log.h"
+#include "util/clock.h"
+#include "util/xevent.h"
 #include "util/xmalloc.h"
 
 #define BODY_HEAD	"{\"data\":{\"id\":\""
@@ -85,22 +87,7 @@ static void	send_next(struct telemetry *);
 static int64_t
 mono_ms(void)
 {
-	struct timespec	 ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static struct event *
-timer_new(struct event_base *base, event_callback_fn cb, void *arg)
-{
-	struct event	*ev;
-
-	if ((ev = evtimer_new(base, cb, arg)) == NULL) {
-		fprintf(stderr, "becknd: cannot allocate an event\n");
-		abort();
-	}
-	return ev;
+	return clock_mono_ns() / 1000000;
 }
 
 static void
@@ -543,8 +530,8 @@ telemetry_new(struct event_base *base, const struct telemetry_conf *conf,
 	t->http = http_client_new(base, &hc);
 	t->open = batch_new();
 	TAILQ_INIT(&t->sealed);
-	t->tick = timer_new(base, tick_cb, t);
-	t->retry = timer_new(base, retry_cb, t);
+	t->tick = xevtimer_new(base, tick_cb, t);
+	t->retry = xevtimer_new(base, retry_cb, t);
 	t->delay = TELEMETRY_RETRY_MIN_MS;
 	t->next_seq = 1;
 	if (store != NULL && load(t, err, errlen) == -1)

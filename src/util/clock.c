@@ -27,6 +27,24 @@ clock_now_s(const struct clock *c)
 }
 
 int64_t
+clock_real_ns(void)
+{
+	struct timespec	 ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+int64_t
+clock_mono_ns(void)
+{
+	struct timespec	 ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+int64_t
 clock_manual_now_ms(void *arg)
 {
 	return *(const int64_t *)arg;

@@ -22,4 +22,13 @@ int64_t	clock_now_s(const struct clock *);
 /* A settable clock for tests: now_ms returns *(int64_t *)arg. */
 int64_t	clock_manual_now_ms(void *);
 
+/*
+ * The system's clocks in nanoseconds, whatever struct clock a caller
+ * uses: real time (CLOCK_REALTIME) for times reported outside (telemetry),
+ * monotonic time (CLOCK_MONOTONIC) for durations (latency histograms,
+ * backoffs).
+ */
+int64_t	clock_real_ns(void);
+int64_t	clock_mono_ns(void);
+
 #endif
