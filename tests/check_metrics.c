@@ -744,7 +744,7 @@ declare_inf_bound(struct metrics *m)
 static void
 declare_many_labels(struct metrics *m)
 {
-	metrics_counter(m, "c", "C.", L("a", "b", "c", "d", "e"));
+	metrics_counter(m, "c", "C.", L("a", "b", "c", "d", "e", "f"));
 }
 
 static void

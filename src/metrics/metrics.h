@@ -28,7 +28,7 @@
 
 #include <stddef.h>
 
-#define METRICS_LABELS_MAX	4
+#define METRICS_LABELS_MAX	5
 #define METRICS_SERIES_MAX	2000
 #define METRICS_BUCKETS_MAX	24
 
