@@ -6,11 +6,12 @@
 #                    in-process and black-box tests)
 #   2. build/asan:   AddressSanitizer + UBSan build, `make check` again
 #   3. valgrind:     the unit suites under valgrind (no fork, leaks fatal),
-#                    then the black-box, journal, abuse and durable-store
-#                    suites with every becknd under valgrind (the abuse
-#                    suite's load tests skip themselves there: RSS and
-#                    latency mean nothing; the durable suite keeps its
-#                    counts and waits longer)
+#                    then the black-box, journal, abuse, durable-store
+#                    and observability suites with every becknd under
+#                    valgrind (the abuse suite's load tests skip
+#                    themselves there: RSS and latency mean nothing; the
+#                    durable and observability suites keep their counts,
+#                    and the latter its 30 s sink outage, and wait longer)
 #   4. distcheck:    the release tarball builds and passes on its own
 #
 # Set BECKND_QUICK=1 to run step 1 only.
@@ -66,7 +67,7 @@ if [ "${BECKND_QUICK:-0}" != 1 ]; then
 	done
 
 	# The Python suites with every becknd they start under valgrind.
-	for suite in blackbox journal abuse durable; do
+	for suite in blackbox journal abuse durable observe; do
 		echo "== valgrind: $suite suite (every becknd under valgrind)"
 		if ! (cd build/check && env BECKND_BIN="$(pwd)/becknd" \
 		    BECKND_SRCDIR="$(pwd)/../.." \

@@ -3479,6 +3479,7 @@ START_TEST(r_registry_client_kept)
 	ph_start(S.px);
 	EXPECT_ACK(ph_send(S.px, "/bpp/select", ph_wire(req_msg("select")),
 	    S.sbap), "select (the sender's key fetched)");
+	/* The sender's key (no listen.admin: no readiness probe). */
 	n = ph_registry_requests();
 	ck_assert_int_eq(n, 1);
 	ph_set(S.px, "limits.body_max", "64K");
