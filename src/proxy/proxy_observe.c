@@ -169,12 +169,9 @@ observe_message(struct proxy *px, const struct observed *o)
 	lv[3] = outcome;
 	lv[4] = code;
 	metrics_inc(px->obs.messages, lv, 1);
-	if (strcmp(m->direction, "out") == 0) {
-		lv[3] = outcome;
-		lv[2] = m->action != NULL ? m->action : "unknown";
+	if (strcmp(m->direction, "out") == 0)
 		metrics_observe(px->obs.peer_calls, (const char *[]){ lv[0],
 		    lv[2], outcome }, (double)(o->end_ns - o->start_ns) / 1e9);
-	}
 	/* Telemetry needs the message's context: a parsed body. */
 	if (px->telemetry == NULL || o->body == NULL || m->action == NULL)
 		return;
