@@ -99,17 +99,8 @@ static struct {
 	int			 nstubs;
 } T;
 
-static int
-under_valgrind(void)
-{
-	return getenv("BECKND_TEST_UNDER_VALGRIND") != NULL;
-}
-
-static int
-tms(int ms)
-{
-	return under_valgrind() ? ms * 8 : ms;
-}
+#define under_valgrind()	test_under_valgrind()
+#define tms(ms)			test_ms(ms)
 
 static double
 mono_ms(void)
@@ -120,30 +111,11 @@ mono_ms(void)
 	return (double)ts.tv_sec * 1000.0 + (double)ts.tv_nsec / 1e6;
 }
 
-static void
-deadline_cb(evutil_socket_t fd, short what, void *arg)
-{
-	*(int *)arg = 1;
-}
-
 /* Run the loop until cond(arg) or ms (real time, scaled); cond's value. */
 static int
 run_until(int (*cond)(void *), void *arg, int ms)
 {
-	struct event	*ev;
-	struct timeval	 tv;
-	int		 expired = 0, ok;
-
-	ms = tms(ms);
-	tv.tv_sec = ms / 1000;
-	tv.tv_usec = (ms % 1000) * 1000;
-	ck_assert_ptr_nonnull(ev = evtimer_new(T.base, deadline_cb,
-	    &expired));
-	evtimer_add(ev, &tv);
-	while (!(ok = cond != NULL && cond(arg)) && !expired)
-		event_base_loop(T.base, EVLOOP_ONCE);
-	event_free(ev);
-	return ok;
+	return test_loop_until(T.base, cond, arg, tms(ms), 0);
 }
 
 static void

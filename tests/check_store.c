@@ -69,28 +69,8 @@ static struct {
 	char			 err[512];
 } T;
 
-static int
-under_valgrind(void)
-{
-	return getenv("BECKND_TEST_UNDER_VALGRIND") != NULL;
-}
-
-static int
-tms(int ms)
-{
-	return under_valgrind() ? ms * 8 : ms;
-}
-
-static void
-deadline_cb(evutil_socket_t fd, short what, void *arg)
-{
-	*(int *)arg = 1;
-}
-
-static void
-tick_cb(evutil_socket_t fd, short what, void *arg)
-{
-}
+#define under_valgrind()	test_under_valgrind()
+#define tms(ms)			test_ms(ms)
 
 /*
  * Run the loop until cond(arg) or ms (real time, scaled when scale);
@@ -100,24 +80,7 @@ tick_cb(evutil_socket_t fd, short what, void *arg)
 static int
 run_loop(int (*cond)(void *), void *arg, int ms, int scale)
 {
-	struct event	*ev, *tick;
-	struct timeval	 tv, every = { 0, 20000 };
-	int		 expired = 0, ok;
-
-	ms = scale ? tms(ms) : ms;
-	tv.tv_sec = ms / 1000;
-	tv.tv_usec = (ms % 1000) * 1000;
-	ck_assert_ptr_nonnull(ev = evtimer_new(T.base, deadline_cb,
-	    &expired));
-	ck_assert_ptr_nonnull(tick = event_new(T.base, -1, EV_PERSIST,
-	    tick_cb, NULL));
-	evtimer_add(ev, &tv);
-	evtimer_add(tick, &every);
-	while (!(ok = cond != NULL && cond(arg)) && !expired)
-		event_base_loop(T.base, EVLOOP_ONCE);
-	event_free(tick);
-	event_free(ev);
-	return ok;
+	return test_loop_until(T.base, cond, arg, scale ? tms(ms) : ms, 20);
 }
 
 static int

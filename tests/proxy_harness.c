@@ -112,16 +112,12 @@ plist_add(struct plist *l, void *p)
 	l->v[l->n++] = p;
 }
 
-static int
-under_valgrind(void)
-{
-	return getenv("BECKND_TEST_UNDER_VALGRIND") != NULL;
-}
+#define under_valgrind()	test_under_valgrind()
 
 int
 ph_ms(int ms)
 {
-	return under_valgrind() ? ms * 8 : ms;
+	return test_ms(ms);
 }
 
 /* ---- assertions ------------------------------------------------------ */
@@ -320,26 +316,10 @@ ph_path(const char *name)
 	return ph_fmt("%s/%s", W.dir, name);
 }
 
-static void
-deadline_cb(evutil_socket_t fd, short what, void *arg)
-{
-	*(int *)arg = 1;
-}
-
 int
 ph_run_until(int (*cond)(void *), void *arg, int ms)
 {
-	struct event	*dl;
-	struct timeval	 tv = { ms / 1000, (ms % 1000) * 1000 };
-	int		 expired = 0, ok;
-
-	dl = evtimer_new(W.base, deadline_cb, &expired);
-	ck_assert_ptr_nonnull(dl);
-	evtimer_add(dl, &tv);
-	while (!(ok = cond != NULL && cond(arg)) && !expired)
-		event_base_loop(W.base, EVLOOP_ONCE);
-	event_free(dl);
-	return ok;
+	return test_loop_until(W.base, cond, arg, ms, 0);
 }
 
 void

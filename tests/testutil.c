@@ -16,6 +16,8 @@
 #include <ftw.h>
 #include <unistd.h>
 
+#include <event2/event.h>
+
 #include "testutil.h"
 #include "util/xmalloc.h"
 
@@ -230,3 +232,54 @@ test_run_free(struct test_run *r)
 	memset(r, 0, sizeof(*r));
 }
 
+int
+test_under_valgrind(void)
+{
+	return getenv("BECKND_TEST_UNDER_VALGRIND") != NULL;
+}
+
+int
+test_ms(int ms)
+{
+	return test_under_valgrind() ? ms * 8 : ms;
+}
+
+static void
+expired_cb(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	*(int *)arg = 1;
+}
+
+static void
+tick_cb(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	(void)arg;
+}
+
+int
+test_loop_until(struct event_base *base, int (*cond)(void *), void *arg,
+    int ms, int tick_ms)
+{
+	struct event	*dl, *tick = NULL;
+	struct timeval	 tv = { ms / 1000, (ms % 1000) * 1000 };
+	struct timeval	 every = { tick_ms / 1000, (tick_ms % 1000) * 1000 };
+	int		 expired = 0, ok;
+
+	ck_assert_ptr_nonnull(dl = evtimer_new(base, expired_cb, &expired));
+	evtimer_add(dl, &tv);
+	if (tick_ms > 0) {
+		ck_assert_ptr_nonnull(tick = event_new(base, -1, EV_PERSIST,
+		    tick_cb, NULL));
+		evtimer_add(tick, &every);
+	}
+	while (!(ok = cond != NULL && cond(arg)) && !expired)
+		event_base_loop(base, EVLOOP_ONCE);
+	if (tick != NULL)
+		event_free(tick);
+	event_free(dl);
+	return ok;
+}

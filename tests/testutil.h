@@ -52,6 +52,19 @@ const char	*test_becknd_bin(void);
 void		 test_run_cli(struct test_run *, const void *in, size_t inlen,
 		    const char *const *args);
 void		 test_run_free(struct test_run *);
+/* BECKND_TEST_UNDER_VALGRIND is set: everything runs ~8 times slower. */
+int		 test_under_valgrind(void);
+/* ms, times 8 under valgrind: a real-time wait that must hold there too. */
+int		 test_ms(int ms);
+/*
+ * Run base's loop until cond(arg) holds (cond NULL: never) or ms of real
+ * time passed, whichever is first; cond is checked after every pass of
+ * the loop and, when tick_ms > 0, at least every tick_ms (for work done
+ * by another thread that wakes no event).  Returns cond's last value.
+ */
+struct event_base;
+int		 test_loop_until(struct event_base *, int (*cond)(void *),
+		    void *arg, int ms, int tick_ms);
 #define TEST_RUN(r, in, inlen, ...) \
 	test_run_cli((r), (in), (inlen), (const char *const[]){ __VA_ARGS__, NULL })
 
