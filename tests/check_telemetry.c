@@ -1369,6 +1369,77 @@ START_TEST(store_open_batch_loaded)
 }
 END_TEST
 
+/* Records the store committed so far. */
+static uint64_t
+store_records(void)
+{
+	struct store_stats	 ss;
+
+	store_stats(T.store, &ss);
+	return ss.records;
+}
+
+static int
+records_at_least(void *arg)
+{
+	return store_records() >= *(uint64_t *)arg;
+}
+
+/*
+ * What the sink takes at once never touches the disk; what waits
+ * TELEMETRY_PERSIST_MS is written; a failing sink has everything
+ * written at once, each new event too.
+ */
+START_TEST(store_writes_what_waits)
+{
+	struct stub	*s = stub_new(NULL, 200);
+	uint64_t	 r0, want;
+	int		 i;
+
+	T.conf.url = s->url;
+	T.conf.batch_size = 2;
+	T.conf.interval_ms = 60000;
+	T.conf.retry_max_ms = 60000;
+	store_up();
+	start();
+	store_go();
+	r0 = store_records();
+	for (i = 0; i < 4; i++)
+		emit(i);
+	ck_assert_int_eq(stub_wait(s, 2, 2000), 2);
+	run_for(TELEMETRY_PERSIST_MS + 300);
+	ck_assert_uint_eq(stats().batches_sent, 2);
+	ck_assert_msg(store_records() == r0, "batches taken at once were "
+	    "written: %llu records", (unsigned long long)(store_records() -
+	    r0));
+
+	/* One event waits in the open batch: written within the bound. */
+	emit(4);
+	want = r0 + 1;
+	ck_assert_msg(run_until(records_at_least, &want,
+	    TELEMETRY_PERSIST_MS + 1000), "the waiting event was not "
+	    "written");
+	run_for(100);
+	ck_assert_uint_eq(store_records(), r0 + 1);
+
+	/* The sink fails: the sealed batch (event 4 and 5) is written whole
+	 * (event 5 and the seal), and so is every event after it. */
+	s->status = 503;
+	emit(5);		/* seals 4-5 and sends it */
+	want = r0 + 3;
+	ck_assert_msg(run_until(records_at_least, &want, 2000), "the "
+	    "failed batch was not written: %llu records",
+	    (unsigned long long)(store_records() - r0));
+	emit(6);
+	want = r0 + 4;
+	ck_assert_msg(run_until(records_at_least, &want, 1000), "an event "
+	    "while the sink fails was not written at once");
+	/* A restart finds all of it. */
+	restart();
+	ck_assert_uint_eq(stats().spooled, 2 + 1);
+}
+END_TEST
+
 static TCase *
 tc(Suite *s, const char *name)
 {
@@ -1418,5 +1489,6 @@ main(void)
 	tcase_add_test(t, store_resend_same_ids);
 	tcase_add_test(t, store_off_keeps);
 	tcase_add_test(t, store_open_batch_loaded);
+	tcase_add_test(t, store_writes_what_waits);
 	return test_run_suite(s);
 }

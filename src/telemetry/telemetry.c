@@ -6,6 +6,15 @@
  * a 2xx).  A batch keeps its events' texts, not its body: the body and
  * its id are rebuilt from them for every attempt, byte for byte the
  * same, also after a restart that loaded them from the store.
+ *
+ * The store sees an event only when it waits: the persist timer writes
+ * every event not yet written TELEMETRY_PERSIST_MS after the first of
+ * them came; a failing sink writes everything at once (and each new
+ * event as it comes); telemetry_free() writes the rest.  A batch with
+ * any event written is written whole, with its seal, when sealed, so
+ * that a restart resends it as the same batch.  A sink that keeps up
+ * takes most batches before they were ever written: the spool costs
+ * the disk nothing then.
  */
 #include "config.h"
 
@@ -55,6 +64,9 @@ struct tbatch {
 	size_t			 bytes;		/* the body's length */
 	int64_t			 first;		/* seq range, when sealed */
 	int64_t			 last;
+	size_t			 nwritten;	/* events in the store (the
+						   first nwritten) */
+	int			 seal_written;
 };
 TAILQ_HEAD(tbatchq, tbatch);
 
@@ -72,6 +84,7 @@ struct telemetry {
 	char			*body;		/* its body (borrowed by req) */
 	struct event		*tick;		/* seals the open batch */
 	struct event		*retry;		/* the backoff */
+	struct event		*persist;	/* writes what waits */
 	int64_t			 delay;		/* the next backoff, ms */
 	int64_t			 next_seq;
 	uint64_t		 failures;	/* in a row */
@@ -207,9 +220,60 @@ batch_done(struct telemetry *t, struct tbatch *b)
 	TAILQ_REMOVE(&t->sealed, b, entry);
 	t->nsealed--;
 	t->nspooled -= b->nev;
-	if (t->store != NULL)
+	if (t->store != NULL && (b->nwritten > 0 || b->seal_written))
 		store_tel_done(t->store, b->first, b->last);
 	batch_free(b);
+}
+
+/* Write b's events not in the store yet, and its seal once sealed. */
+static void
+persist_batch(struct telemetry *t, struct tbatch *b)
+{
+	size_t	 i;
+
+	if (t->store == NULL)
+		return;
+	for (i = b->nwritten; i < b->nev; i++)
+		store_tel_event(t->store, b->ev[i].seq, b->ev[i].text,
+		    b->ev[i].len);
+	b->nwritten = b->nev;
+	if (b != t->open && b->nev > 0 && !b->seal_written) {
+		store_tel_seal(t->store, b->first, b->last);
+		b->seal_written = 1;
+	}
+}
+
+/* Everything held goes to the store (oldest first). */
+static void
+persist_all(struct telemetry *t)
+{
+	struct tbatch	*b;
+
+	evtimer_del(t->persist);
+	TAILQ_FOREACH(b, &t->sealed, entry)
+		persist_batch(t, b);
+	persist_batch(t, t->open);
+}
+
+static void
+persist_cb(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	persist_all(arg);
+}
+
+/* An event not written yet: written within TELEMETRY_PERSIST_MS, or at
+ * once while the sink fails. */
+static void
+persist_soon(struct telemetry *t)
+{
+	if (t->store == NULL)
+		return;
+	if (t->failures > 0)
+		persist_all(t);
+	else if (!evtimer_pending(t->persist, NULL))
+		timer_add_ms(t->persist, TELEMETRY_PERSIST_MS);
 }
 
 /* The open batch becomes the newest sealed one (when not empty). */
@@ -223,11 +287,12 @@ seal(struct telemetry *t)
 		return;
 	b->first = b->ev[0].seq;
 	b->last = b->ev[b->nev - 1].seq;
-	if (t->store != NULL)
-		store_tel_seal(t->store, b->first, b->last);
 	TAILQ_INSERT_TAIL(&t->sealed, b, entry);
 	t->nsealed++;
 	t->open = batch_new();
+	/* Partly written: whole, so that a restart sends the same batch. */
+	if (b->nwritten > 0 || t->failures > 0)
+		persist_batch(t, b);
 }
 
 /* The interval runs from the open batch's first event. */
@@ -386,6 +451,9 @@ post_cb(const struct http_client_response *resp, void *arg)
 		return;
 	}
 	t->st.send_failures++;
+	/* The sink fails: nothing it holds may wait in memory only (and,
+	 * failures counted by backoff(), nothing that comes). */
+	persist_all(t);
 	if (resp->error != HTTPC_OK)
 		snprintf(why, sizeof(why), "%s%s%s",
 		    http_client_error_name(resp->error),
@@ -443,6 +511,7 @@ load_batch(int64_t first, int64_t last, void *arg)
 
 	b->first = first;
 	b->last = last;
+	b->seal_written = 1;
 	TAILQ_INSERT_TAIL(&t->sealed, b, entry);
 	t->nsealed++;
 	t->load_cur = TAILQ_FIRST(&t->sealed);
@@ -467,6 +536,7 @@ load_event(int64_t seq, const char *event, size_t len, void *arg)
 	memcpy(text, event, len);
 	text[len] = '\0';
 	batch_add(t, b, seq, text, len);
+	b->nwritten = b->nev;		/* it came from the store */
 	if (seq >= t->next_seq)
 		t->next_seq = seq + 1;
 	return 0;
@@ -512,6 +582,7 @@ destroy(struct telemetry *t)
 	batch_free(t->open);
 	event_free(t->tick);
 	event_free(t->retry);
+	event_free(t->persist);
 	conf_clear(&t->conf);
 	free(t);
 }
@@ -532,6 +603,7 @@ telemetry_new(struct event_base *base, const struct telemetry_conf *conf,
 	TAILQ_INIT(&t->sealed);
 	t->tick = xevtimer_new(base, tick_cb, t);
 	t->retry = xevtimer_new(base, retry_cb, t);
+	t->persist = xevtimer_new(base, persist_cb, t);
 	t->delay = TELEMETRY_RETRY_MIN_MS;
 	t->next_seq = 1;
 	if (store != NULL && load(t, err, errlen) == -1)
@@ -580,8 +652,6 @@ telemetry_emit(struct telemetry *t, const struct telemetry_span *sp)
 		return;
 	text = telemetry_event_json(sp, &t->conf, &len);
 	seq = t->next_seq++;
-	if (t->store != NULL)
-		store_tel_event(t->store, seq, text, len);
 	t->st.events++;
 	b = t->open;
 	if (t->conf.max_batch_bytes > 0 && b->nev > 0 &&
@@ -595,6 +665,7 @@ telemetry_emit(struct telemetry *t, const struct telemetry_span *sp)
 		seal(t);
 	else if (b->nev == 1)
 		tick_arm(t);
+	persist_soon(t);
 	spool_bound(t);
 	send_next(t);
 }
@@ -635,8 +706,9 @@ telemetry_free(struct telemetry *t)
 {
 	if (t == NULL)
 		return;
-	/* Sealed in the store too: the next start sends it as it is. */
+	/* Sealed and written: the next start sends it as it is. */
 	seal(t);
+	persist_all(t);
 	if (t->req != NULL)
 		log_debug("telemetry: stopping with a POST in flight; it is "
 		    "sent again at the next start");

@@ -29,11 +29,15 @@
  * retry_max_ms below TELEMETRY_RETRY_MIN_MS caps the first delay too).
  * Logged: the first failure, then at most a line a minute; the recovery.
  *
- * The spool.  With a store (store.h), every event is written to it when
- * emitted and every seal and acceptance recorded (store_tel_*), so a
- * restart (or a crash, past the store's last commit) resends what the
- * sink had not accepted, as the same batches with the same ids; the
- * events of the open batch come back as the open batch.  Without a store
+ * The spool.  With a store (store.h), an event the sink has not taken
+ * within TELEMETRY_PERSIST_MS is written to it (store_tel_*), and so is
+ * every event while the sink fails, and everything at telemetry_free():
+ * a restart resends what the sink had not accepted, as the same batches
+ * with the same ids, and the events of the open batch come back as the
+ * open batch.  A crash (kill -9) loses at most the events of the last
+ * TELEMETRY_PERSIST_MS while the sink works (and what the store had not
+ * committed).  A sink that keeps up takes most batches before they
+ * were written: telemetry then costs the disk almost nothing.  Without a store
  * the spool is memory only.  Either way it holds at most spool_max events
  * (sealed and open); past that the oldest sealed batch not being sent is
  * dropped, counted in stats.dropped and logged (when that is the open
@@ -59,6 +63,7 @@ struct store;
 struct telemetry;
 
 #define TELEMETRY_RETRY_MIN_MS	1000
+#define TELEMETRY_PERSIST_MS	1000	/* an event waits unwritten, at most */
 #define TELEMETRY_SCOPE_NAME	"network_service"
 #define TELEMETRY_SCOPE_VERSION	"1.0.0"
 
