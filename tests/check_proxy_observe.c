@@ -18,6 +18,8 @@
  *   token          /metrics needs admin.token, the probes never do
  *   readiness      503 naming the registry until it answered; then 200
  *   reload         telemetry.url set by SIGHUP is used from then on
+ *   edges          message_properties in the event; client failures by
+ *                  stage; GET only; a stop cancels the readiness probe
  */
 #include "config.h"
 
@@ -425,6 +427,64 @@ START_TEST(ob_reload_telemetry)
 }
 END_TEST
 
+/*
+ * message_properties reach the event; a refused client request is
+ * counted by stage; GET only on /metrics; a stop with the readiness
+ * probe in flight cancels it.
+ */
+START_TEST(ob_edges)
+{
+	json_object	*m, *ev, *sp;
+	struct ph_call	*c;
+	const char	*v;
+
+	world(1);
+	ph_set(S.px, "telemetry.message_properties",
+	    "{ item_ids: \"message.order.items[].id\", none: message.nope }");
+	ph_start(S.px);
+	m = ph_msg("select", S.sbap, S.bpp);
+	EXPECT_ACK(ph_send(S.px, "/bpp/select", ph_wire(m), S.sbap),
+	    "select");
+	ev = wait_events(1);
+	if (json_object_array_length(ev) != 1)
+		PH_FAIL("want 1 event, got %zu",
+		    json_object_array_length(ev));
+	sp = span_of(json_object_array_get_idx(ev, 0));
+	v = attr(json_object_object_get(sp, "attributes"), "item_ids.0");
+	if (v == NULL || *v == '\0' || attr(json_object_object_get(sp,
+	    "attributes"), "none") != NULL)
+		PH_FAIL("message_properties: %.800s",
+		    json_object_to_json_string(sp));
+
+	c = ph_app(S.px, "/bpp/on_select", "{\"context\":{}}");
+	if (c->status < 400)
+		PH_FAIL("a broken client request: %s", ph_describe(c));
+	c = admin_get("/metrics", NULL);
+	if (strstr(c->body, "\nbecknd_client_failures_total{stage=\"") ==
+	    NULL)
+		PH_FAIL("no client failure counted:\n%s", c->body);
+	c = ph_call(ph_admin_port(S.px), "POST", "/metrics", "", 0, NULL);
+	if (c->status != 405 || ph_call_header(c, "Allow") == NULL ||
+	    strcmp(ph_call_header(c, "Allow"), "GET") != 0)
+		PH_FAIL("POST /metrics: %s", ph_describe(c));
+}
+END_TEST
+
+START_TEST(ob_stop_while_probing)
+{
+	world(0);
+	ph_set(S.px, "registry.file", NULL);
+	ph_set(S.px, "registry.url", ph_fmt("\"%s\"", ph_registry_serve()));
+	ph_registry_mode(PH_REG_HOLD);
+	ph_start(S.px);
+	ph_run_until(NULL, NULL, ph_ms(300));
+	if (ph_registry_held() < 1)
+		PH_FAIL("the readiness probe did not ask the registry");
+	ph_stop(S.px);		/* the probe is cancelled, nothing leaks */
+	ph_registry_release();
+}
+END_TEST
+
 static Suite *
 proxy_observe_suite(void)
 {
@@ -437,6 +497,8 @@ proxy_observe_suite(void)
 	tcase_add_test(tc, ob_token);
 	tcase_add_test(tc, ob_readyz_registry);
 	tcase_add_test(tc, ob_reload_telemetry);
+	tcase_add_test(tc, ob_edges);
+	tcase_add_test(tc, ob_stop_while_probing);
 	suite_add_tcase(s, tc);
 	return s;
 }
