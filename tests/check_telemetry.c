@@ -51,6 +51,7 @@
 #include <openssl/evp.h>
 
 #include "testutil.h"
+#include "util/clock.h"
 #include "store/store.h"
 #include "telemetry/telemetry.h"
 #include "util/log.h"
@@ -93,14 +94,7 @@ static struct {
 #define under_valgrind()	test_under_valgrind()
 #define tms(ms)			test_ms(ms)
 
-static double
-mono_ms(void)
-{
-	struct timespec	 ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec * 1000.0 + (double)ts.tv_nsec / 1e6;
-}
+#define mono_ms()		((double)clock_mono_ns() / 1e6)
 
 /* Run the loop until cond(arg) or ms (real time, scaled); cond's value. */
 static int

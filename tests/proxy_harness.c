@@ -1166,14 +1166,7 @@ ph_journal(const struct ph_proxy *pp, const char *query)
 	return json_object_object_get(res, "messages");
 }
 
-static int64_t
-mono_ms(void)
-{
-	struct timespec	 ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
+#define mono_ms()	(clock_mono_ns() / 1000000)
 
 json_object *
 ph_journal_wait(const struct ph_proxy *pp, const char *query, int n, int ms)

@@ -279,13 +279,13 @@ record(struct inbound *in, struct store_msg *m)
 
 /* Counted and reported: the message and our answer to it. */
 static void
-observed(struct inbound *in, const struct store_msg *m)
+observed(struct inbound *in, const struct store_msg *m, json_object *body)
 {
 	struct observed	 o;
 
 	memset(&o, 0, sizeof(o));
 	o.m = m;
-	o.body = in->body;
+	o.body = body;
 	o.start_ns = in->start_ns;
 	o.end_ns = clock_real_ns();
 	if (m->ack != NULL && strcmp(m->ack, "NACK") == 0)
@@ -304,22 +304,16 @@ nack_observed(struct inbound *in)
 {
 	const struct beckn_error	*be = beckn_error_get(in->err);
 	struct store_msg		 m;
-	json_object			*body = in->body;
 
 	record(in, &m);
 	m.http_status = be->http_status;
 	m.ack = "NACK";
 	m.error_code = be->code;
 	m.error_message = in->msg;
-	if (in->stage <= IN_VERIFY) {
-		/* Not the signer's: counted only, under no participant's
-		 * name it might have forged. */
-		in->body = NULL;
-		observed(in, &m);
-		in->body = body;
+	/* Bytes not the signer's: counted, never reported (no body). */
+	observed(in, &m, in->stage > IN_VERIFY ? in->body : NULL);
+	if (in->stage <= IN_VERIFY)
 		return;
-	}
-	observed(in, &m);
 	if (in->px->store != NULL && in->action != NULL &&
 	    in->stage != IN_STORE)
 		store_put(in->px->store, &m, NULL, NULL);
@@ -976,7 +970,7 @@ st_reply(struct inbound *in)
 	record(in, &m);
 	m.http_status = 200;
 	m.ack = "ACK";
-	observed(in, &m);
+	observed(in, &m, in->body);
 	log_info("network: ACK %s %s from %s (message_id %s)",
 	    in->p->subscriber_id, in->action->name, in->sender,
 	    in->message_id != NULL ? in->message_id : "-");

@@ -33,7 +33,7 @@ import time
 import urllib.parse
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-from bxlib import Fail, Skip, check, eq
+from bxlib import Fail, Skip, check, eq, read_body
 
 HTTP_TIMEOUT = 15.0
 
@@ -128,19 +128,7 @@ class _SinkHandler(BaseHTTPRequestHandler):
             self.server.sink._closed(self.connection)
 
     def _read_body(self):
-        te = (self.headers.get("Transfer-Encoding") or "").lower()
-        if "chunked" in te:
-            out = b""
-            while True:
-                size = int(self.rfile.readline().split(b";")[0].strip(), 16)
-                if size == 0:
-                    while self.rfile.readline() not in (b"\r\n", b"\n", b""):
-                        pass
-                    return out
-                out += self.rfile.read(size)
-                self.rfile.readline()
-        n = int(self.headers.get("Content-Length") or 0)
-        return self.rfile.read(n) if n > 0 else b""
+        return read_body(self)
 
     def _serve(self):
         sink = self.server.sink
