@@ -20,6 +20,7 @@
  *   reload         telemetry.url set by SIGHUP is used from then on
  *   edges          message_properties in the event; client failures by
  *                  stage; GET only; a stop cancels the readiness probe
+ *   stop           what telemetry holds is sent before the stop ends
  */
 #include "config.h"
 
@@ -32,6 +33,7 @@
 
 #include "testutil.h"
 #include "proxy_harness.h"
+#include "proxy/proxy.h"
 #include "util/xmalloc.h"
 
 #define SLOW_MS		3000	/* "it arrives": a generous real-time bound */
@@ -470,6 +472,37 @@ START_TEST(ob_edges)
 }
 END_TEST
 
+/*
+ * SIGTERM: what telemetry holds is sent while the requests finish; the
+ * stop waits for the sink's answer (within shutdown_timeout).
+ */
+START_TEST(ob_stop_drains_telemetry)
+{
+	json_object	*m, *ev;
+
+	world(1);
+	ph_set(S.px, "telemetry.interval", "1h");
+	ph_start(S.px);
+	m = ph_msg("select", S.sbap, S.bpp);
+	EXPECT_ACK(ph_send(S.px, "/bpp/select", ph_wire(m), S.sbap),
+	    "select");
+	if (ph_stub_wait(S.w_bpp, 1, SLOW_MS) != 1)
+		PH_FAIL("the select was not delivered");
+	ph_run_for(200);
+	if (ph_stub_count(S.sink) != 0)
+		PH_FAIL("the batch left before the interval");
+	proxy_stop_accepting(ph_px(S.px));
+	if (!ph_idle(S.px, SLOW_MS))
+		PH_FAIL("the stop did not finish");
+	ev = sink_events();
+	if (json_object_array_length(ev) != 1 ||
+	    strcmp(sstr(span_of(json_object_array_get_idx(ev, 0)), "spanId"),
+	    ph_ctx(m, "message_id")) != 0)
+		PH_FAIL("at the stop the sink got %.400s",
+		    json_object_to_json_string(ev));
+}
+END_TEST
+
 START_TEST(ob_stop_while_probing)
 {
 	world(0);
@@ -498,6 +531,7 @@ proxy_observe_suite(void)
 	tcase_add_test(tc, ob_readyz_registry);
 	tcase_add_test(tc, ob_reload_telemetry);
 	tcase_add_test(tc, ob_edges);
+	tcase_add_test(tc, ob_stop_drains_telemetry);
 	tcase_add_test(tc, ob_stop_while_probing);
 	suite_add_tcase(s, tc);
 	return s;
